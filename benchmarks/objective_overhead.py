@@ -1,0 +1,174 @@
+"""Step time and memory of each gaze objective against plain cross-entropy.
+
+Same tiny Llama-style model (built from config, eager attention so that every objective
+runs on the identical model), same synthetic causal batch, one optimizer step =
+forward + objective + backward + AdamW step, in plain torch with a stand-in module
+(``items_normalizer`` = this batch's counts). Objectives are timed round-robin so that
+machine noise hits all of them alike; the median step time is reported.
+
+Memory: on CUDA the peak allocated bytes of a step; on CPU the bytes of tensors saved
+for backward during the step (activation memory, the part objectives change) plus the
+parameters of any extra model an objective keeps (the frozen reference copy).
+
+    python benchmarks/objective_overhead.py                       # CPU defaults
+    python benchmarks/objective_overhead.py --device cuda --batch 16 --seq 512 --hidden 512 --layers 8
+
+Last line: ``RATIO <eyemulator step time ÷ ce step time>``.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import torch
+
+from gazelm.objectives.ce import CrossEntropy
+from gazelm.objectives.eyemulator import EyeMulator, objective_window_counts
+from gazelm.objectives.preference import GazePreference
+from gazelm.objectives.reward import RewardSFT
+
+
+def build_model(args: argparse.Namespace, lora: bool) -> torch.nn.Module:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=args.vocab, hidden_size=args.hidden, intermediate_size=4 * args.hidden,
+                         num_hidden_layers=args.layers, num_attention_heads=args.heads,
+                         num_key_value_heads=args.heads, max_position_embeddings=args.seq)
+    config._attn_implementation = "eager"
+    model: torch.nn.Module = LlamaForCausalLM(config)
+    if lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0,
+                                                 target_modules=["q_proj", "v_proj"]))
+    return model.to(args.device)
+
+
+def synthetic_batch(args: argparse.Namespace) -> dict[str, torch.Tensor]:
+    """Causal layout: prompt (head + source code) then target; gaze on ~30 % of code tokens."""
+    g = torch.Generator().manual_seed(0)
+    b, t = args.batch, args.seq
+    prompt = t // 2
+    pos = torch.arange(t)[None].expand(b, t)
+    ids = torch.randint(3, args.vocab, (b, t), generator=g)
+    code = (pos >= 4) & (pos < prompt - 2)
+    weights = torch.where(code | (pos >= prompt), 1 + 4 * torch.rand(b, t, generator=g), torch.ones(b, t))
+    batch = {
+        "input_ids": ids, "attention_mask": torch.ones(b, t, dtype=torch.long),
+        "labels": ids.masked_fill(pos < prompt, -100), "label_weights": weights, "input_weights": weights,
+        "source_mask": code, "code_token_mask": code,
+        "gaze_mask": code & (torch.rand(b, t, generator=g) < 0.3),
+    }
+    return {k: v.to(args.device) for k, v in batch.items()}
+
+
+class Runner:
+    """One objective on its own copy of the model and optimizer."""
+
+    def __init__(self, name: str, objective: Any, model: torch.nn.Module, device: str):
+        self.name, self.objective, self.model = name, objective, model
+        has_lora = hasattr(model, "peft_config")
+        backbone = SimpleNamespace(model=model, is_causal=True, tokenizer=None, has_lora=has_lora)
+        self.module = SimpleNamespace(backbone=backbone, global_step=10 ** 6,
+                                      items_normalizer=lambda batch, key: objective_window_counts(batch)[key].float())
+        objective.setup(self.module)
+        self.optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+        self.times: list[float] = []
+        self.memory = 0
+        reference = getattr(objective, "_reference", None)
+        self.extra_params = sum(p.numel() * p.element_size() for p in reference.parameters()) if reference else 0
+        self.device = device
+
+    def step(self, batch: dict[str, torch.Tensor], measure_memory: bool) -> None:
+        saved = [0]
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            saved[0] += t.numel() * t.element_size()
+            return t
+
+        sync: Callable[[], None] = torch.cuda.synchronize if self.device == "cuda" else (lambda: None)
+        if self.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        sync()
+        start = time.perf_counter()
+        hooks = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t) if measure_memory else None
+        if hooks is not None:
+            hooks.__enter__()
+        outputs = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False,
+                             output_attentions="attentions" in self.objective.needs)
+        loss, _ = self.objective.loss(batch, outputs, self.module)
+        if hooks is not None:
+            hooks.__exit__(None, None, None)
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        sync()
+        elapsed = time.perf_counter() - start
+        if measure_memory:
+            self.memory = (torch.cuda.max_memory_allocated() if self.device == "cuda"
+                           else saved[0] + self.extra_params)
+        else:
+            self.times.append(elapsed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seq", type=int, default=256)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--vocab", type=int, default=8192)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    batch = synthetic_batch(args)
+    full, lora = build_model(args, False), build_model(args, True)
+    specs = [
+        ("ce", CrossEntropy(), full),
+        ("eyemulator", EyeMulator(), full),
+        ("eyemulator_example", EyeMulator(scope="example"), full),
+        ("eyemulator_both", EyeMulator(loss_on="both"), full),
+        ("reward_sft_attention", RewardSFT(reward="attention_motif", lam=0.1,
+                                           reward_options={"attention_motif": {"layers": [-1], "target": "gaze_mask"}}),
+         full),
+        ("gaze_preference_copy", GazePreference(), full),
+        ("ce_lora", CrossEntropy(), lora),
+        ("gaze_preference_lora", GazePreference(), lora),
+    ]
+    runners = [Runner(name, objective, copy.deepcopy(model), args.device) for name, objective, model in specs]
+    for runner in runners:
+        runner.step(batch, measure_memory=True)
+        for _ in range(args.warmup):
+            runner.step(batch, measure_memory=False)
+        runner.times.clear()
+    for _ in range(args.steps):  # round-robin
+        for runner in runners:
+            runner.step(batch, measure_memory=False)
+
+    median = {r.name: statistics.median(r.times) for r in runners}
+    base = {name: "ce_lora" if name.endswith("_lora") else "ce" for name in median}
+    what = "peak CUDA MiB" if args.device == "cuda" else "saved-for-backward + extra params MiB"
+    print(f"device={args.device} threads={torch.get_num_threads()} batch={args.batch} seq={args.seq} "
+          f"hidden={args.hidden} layers={args.layers} vocab={args.vocab} steps={args.steps}")
+    print(f"{'objective':24s} {'step ms':>9s} {'÷ baseline':>10s} {what:>40s} {'÷ baseline':>10s}")
+    memory = {r.name: r.memory for r in runners}
+    for name, t in median.items():
+        ref = base[name]
+        print(f"{name:24s} {1000 * t:9.1f} {t / median[ref]:10.3f} {memory[name] / 2 ** 20:40.1f} "
+              f"{memory[name] / max(memory[ref], 1):10.3f}")
+    print(f"RATIO {median['eyemulator'] / median['ce']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

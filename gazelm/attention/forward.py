@@ -1,0 +1,77 @@
+"""One forward pass for every operator: embeddings in, explained score (and attentions) out."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from gazelm.attention.target import ResolvedTarget
+
+
+def embed(model, ids: Tensor) -> Tensor:
+    """Input embeddings ``[B, S, d]`` of token ids (the tensor gradient operators differentiate)."""
+    return model.get_input_embeddings()(ids)
+
+
+def run_model(model, rt: ResolvedTarget, prompt_embeds: Tensor | None = None, *,
+              output_attentions: bool = False):
+    """Run ``model`` on the resolved target; ``prompt_embeds`` replaces the prompt's embeddings."""
+    if prompt_embeds is None:
+        prompt_embeds = embed(model, rt.input_ids)
+    if rt.is_encoder_decoder:
+        return model(inputs_embeds=prompt_embeds, attention_mask=rt.attention_mask,
+                     decoder_input_ids=rt.cont_ids, decoder_attention_mask=rt.cont_mask,
+                     output_attentions=output_attentions)
+    embeds = torch.cat([prompt_embeds, embed(model, rt.cont_ids).to(prompt_embeds.dtype)], dim=1)
+    return model(inputs_embeds=embeds, attention_mask=rt.full_mask(), output_attentions=output_attentions)
+
+
+def gather_score(logits: Tensor, positions: Tensor, tokens: Tensor, weights: Tensor, kind: str) -> Tensor:
+    """``Σ_t w_t · s(logits[b, pos_t])[tok_t]`` per row, ``s`` = identity (logit) or log-softmax."""
+    rows = logits.gather(1, positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))  # [B, T, V]
+    if kind == "logprob":
+        rows = torch.log_softmax(rows, dim=-1)
+    picked = rows.gather(2, tokens.unsqueeze(-1)).squeeze(-1)  # [B, T]
+    return (picked * weights.to(picked.dtype)).sum(dim=1)
+
+
+def score_function(model, rt: ResolvedTarget, kind: str = "logit") -> Callable[..., Tensor]:
+    """A captum-style forward ``f(prompt_embeds, mask, cont, cont_mask, pos, tok, w) -> [B]``.
+
+    Every argument is a per-example tensor so captum can expand them alongside the inputs
+    (integrated-gradient steps, occlusion and SHAP perturbations all run as one batch).
+    """
+
+    def forward(prompt_embeds: Tensor, attention_mask: Tensor, cont_ids: Tensor, cont_mask: Tensor,
+                positions: Tensor, tokens: Tensor, weights: Tensor) -> Tensor:
+        expanded = ResolvedTarget(
+            input_ids=rt.input_ids, attention_mask=attention_mask, cont_ids=cont_ids, cont_mask=cont_mask,
+            positions=positions, tokens=tokens, weights=weights, is_encoder_decoder=rt.is_encoder_decoder,
+            src_index=rt.src_index, caller_mask=rt.caller_mask)
+        logits = run_model(model, expanded, prompt_embeds).logits
+        return gather_score(logits, positions, tokens, weights, kind)
+
+    return forward
+
+
+def forward_args(rt: ResolvedTarget) -> tuple[Tensor, ...]:
+    """The per-example tensors :func:`score_function` takes after the embeddings."""
+    return (rt.attention_mask, rt.cont_ids, rt.cont_mask, rt.positions, rt.tokens, rt.weights)
+
+
+def query_rows(attention: Tensor, positions: Tensor, weights: Tensor, src_len: int) -> Tensor:
+    """Weighted mean of attention rows at ``positions``: ``[B, H, Q, K] → [B, H, src_len]``."""
+    idx = positions[:, None, :, None].expand(-1, attention.shape[1], -1, attention.shape[-1])
+    rows = attention.gather(2, idx)[..., :src_len]  # [B, H, T, S]
+    w = weights.to(rows.dtype)
+    w = w / w.sum(dim=1, keepdim=True).clamp_min(torch.finfo(rows.dtype).tiny)
+    return (rows * w[:, None, :, None]).sum(dim=2)
+
+
+def probe_attentions(outputs, rt: ResolvedTarget) -> tuple[Tensor, ...]:
+    """Attentions that read the prompt: decoder self-attention (causal) or cross-attention."""
+    attentions = outputs.cross_attentions if rt.is_encoder_decoder else outputs.attentions
+    if not attentions or attentions[0] is None:
+        raise RuntimeError("the model returned no attention weights; it must support eager attention")
+    return tuple(attentions)

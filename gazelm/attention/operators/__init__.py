@@ -1,0 +1,49 @@
+"""Attribution operators: where a model "looks" in its input, one operator a module.
+
+Every operator has the signature::
+
+    op(model, input_ids, attention_mask, target: Target = Target(), **params) -> Tensor  # [B, S]
+
+and returns one relevance value per input position (zeros on padding), on the caller's padding
+layout, for any Hugging Face causal LM or encoder-decoder. Aggregation to words, lines or spans
+is a separate step (:mod:`gazelm.attention.pooling`), as in inseq's (method, target, aggregation).
+
+Operators are looked up by name: ``get_operator("rollout")``; ``OPERATORS.names()`` lists them.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from torch import Tensor
+
+from gazelm.registry import Registry
+
+Operator = Callable[..., Tensor]
+OPERATORS: Registry[Operator] = Registry("attention operator")
+
+
+def register_operator(name: str, **meta: Any) -> Callable[[Operator], Operator]:
+    """Register an operator under ``name`` (meta: ``differentiable=True`` if it supports create_graph)."""
+    return OPERATORS.register(name, **meta)
+
+
+def get_operator(name: str) -> Operator:
+    return OPERATORS.get(name)
+
+
+# Importing the modules registers the operators.
+from gazelm.attention.operators import (  # noqa: E402,F401
+    attnlrp,
+    glimpse,
+    grad_x_attention,
+    input_x_gradient,
+    integrated_gradients,
+    kernel_shap,
+    mask_fill,
+    occlusion,
+    rollout,
+    saliency,
+    self_attention,
+)
+
+__all__ = ["OPERATORS", "Operator", "get_operator", "register_operator"]

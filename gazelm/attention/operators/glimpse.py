@@ -1,0 +1,46 @@
+"""``glimpse``: GLIMPSE (Shen, 2025, arXiv:2506.18985) for text-only language models.
+
+GLIMPSE fuses (1) gradient-weighted attention, (2) adaptive layer propagation and
+(3) relevance-weighted aggregation over the explained tokens. Here, following that recipe:
+
+1. ``Ā_l = E_h[(A_l ⊙ ∂s/∂A_l)⁺]`` per layer;
+2. adaptive layer weights ``α_l = m_l / Σ_k m_k`` with ``m_l`` the gradient-weighted mass
+   ``Σ Ā_l``; propagation ``R ← R + L·α_l · Ā_l R`` from ``R = I`` (Chefer et al., 2021's rule
+   with layers weighted by their share), relevance = ``(R − I)`` at the explained row;
+3. rows of several explained tokens (``stage="sequence"``) averaged with weights
+   ``w_t · p(token_t)``, the model's confidence in each.
+
+Encoder-decoders use the decoder's cross-attention with steps 1 and 3 and layer weights ``α_l``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gazelm.attention.forward import query_rows
+from gazelm.attention.operators import register_operator
+from gazelm.attention.operators._attention_grad import attention_and_gradient, gradient_weighted
+from gazelm.attention.target import Target, resolve_target
+
+
+@register_operator("glimpse", differentiable=True)
+def glimpse(model, input_ids: Tensor, attention_mask: Tensor | None = None, target: Target = Target(),
+            *, create_graph: bool = False, **_: object) -> Tensor:
+    """Relevance of each prompt token for the explained position(s)."""
+    rt = resolve_target(model, input_ids, attention_mask, target)
+    attentions, grads, probs = attention_and_gradient(model, rt, target.score, create_graph)
+    weighted = [gradient_weighted(a, g) for a, g in zip(attentions, grads)]  # [B, Q, K]
+    mass = torch.stack([w.flatten(1).sum(dim=1) for w in weighted], dim=1)  # [B, L]
+    alpha = mass / mass.sum(dim=1, keepdim=True).clamp_min(torch.finfo(mass.dtype).tiny)
+    n_layers = len(weighted)
+    token_weights = rt.weights.to(probs.dtype) * probs
+    if rt.is_encoder_decoder:
+        fused = sum(alpha[:, l, None, None] * weighted[l] for l in range(n_layers))
+        return rt.restore(query_rows(fused.unsqueeze(1), rt.positions, token_weights, rt.src_len).squeeze(1))
+    size = weighted[0].shape[-1]
+    eye = torch.eye(size, dtype=weighted[0].dtype, device=weighted[0].device).expand(weighted[0].shape[0], -1, -1)
+    relevance = eye
+    for l in range(n_layers):
+        relevance = relevance + n_layers * alpha[:, l, None, None] * (weighted[l] @ relevance)
+    relevance = relevance - eye
+    return rt.restore(query_rows(relevance.unsqueeze(1), rt.positions, token_weights, rt.src_len).squeeze(1))

@@ -1,0 +1,116 @@
+"""Generate on validation/test, score with the metric registry, log and write JSONL.
+
+Under DDP each rank generates its share of the examples, predictions are gathered by
+example index (duplicates from padding dropped), metrics are computed once on rank 0,
+broadcast, and logged on every rank.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import lightning as L
+import torch
+import torch.distributed as dist
+
+from gazelm.data.collate import pad_batch
+
+log = logging.getLogger(__name__)
+
+
+def _is_dist() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+class GenerationEvaluator(L.Callback):
+    """``metrics``: registry names; ``generation``: kwargs for HF ``generate`` (greedy by
+    default; ``num_beams``, ``do_sample``/``top_p``/``temperature``, ``max_new_tokens``)."""
+
+    def __init__(self, metrics: Sequence[str] = ("bleu_sacre", "rouge_l"), splits: Sequence[str] = ("val", "test"),
+                 every_n_epochs: int = 1, max_samples: int | None = None, batch_size: int = 32,
+                 generation: dict[str, Any] | None = None, output_dir: str | None = None,
+                 metric_options: dict[str, Any] | None = None):
+        self.metrics, self.splits, self.every_n_epochs = list(metrics), set(splits), every_n_epochs
+        self.max_samples, self.batch_size = max_samples, batch_size
+        self.generation = {"max_new_tokens": 64, "num_beams": 1, "do_sample": False, **(generation or {})}
+        self.output_dir, self.metric_options = output_dir, dict(metric_options or {})
+
+    # -- hooks ------------------------------------------------------------------------
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or "val" not in self.splits:
+            return
+        last_epoch = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
+        if (trainer.current_epoch + 1) % self.every_n_epochs and not last_epoch:
+            return
+        self.evaluate(trainer, pl_module, "val")
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if "test" in self.splits:
+            self.evaluate(trainer, pl_module, "test")
+
+    # -- work -------------------------------------------------------------------------
+    def _prompt_batches(self, features: list[dict], indices: list[int], pad_id: int, causal: bool):
+        order = sorted(indices, key=lambda i: -features[i]["n_prompt"])
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            rows = [{"input_ids": features[i]["input_ids"][: features[i]["n_prompt"]], "example_index": i} for i in chunk]
+            yield pad_batch(rows, pad_id, padding_side="left" if causal else "right")
+
+    def predictions(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str) -> dict[int, str]:
+        dm = trainer.datamodule
+        features = dm.split_features(split)
+        n = len(features) if self.max_samples is None else min(self.max_samples, len(features))
+        rank, world = trainer.global_rank, trainer.world_size
+        mine = list(range(n))[rank::world]
+        was_training = pl_module.training
+        pl_module.eval()
+        out: dict[int, str] = {}
+        for batch in self._prompt_batches(features, mine, dm.tokenizer.pad_token_id, pl_module.backbone.is_causal):
+            texts = pl_module.generate(batch["input_ids"], batch["attention_mask"], **self.generation)
+            out.update(zip(batch["example_index"].tolist(), texts))
+        pl_module.train(was_training)
+        if _is_dist():
+            gathered: list[dict[int, str] | None] = [None] * dist.get_world_size()
+            dist.all_gather_object(gathered, out)
+            out = {k: v for part in gathered for k, v in (part or {}).items()}
+        return out
+
+    def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str) -> dict[str, float]:
+        from gazelm.metrics import compute
+
+        preds = self.predictions(trainer, pl_module, split)
+        dm = trainer.datamodule
+        examples = dm.split_examples(split)
+        ids = sorted(preds)
+        values: list[dict[str, float] | None] = [None]
+        if trainer.is_global_zero:
+            refs = [examples[i].target for i in ids]
+            hyps = [preds[i] for i in ids]
+            options = {"lang": examples[0].target_language, **self.metric_options}
+            results = compute(self.metrics, hyps, refs, **options)
+            flat: dict[str, float] = {}
+            for name, result in results.items():
+                flat[name] = float(result.value)
+                flat.update({f"{name}/{k}": float(v) for k, v in result.extras.items()})
+            values = [flat]
+            self._write(trainer, split, ids, examples, preds, results)
+        if _is_dist():
+            dist.broadcast_object_list(values, src=0)
+        metrics = values[0] or {}
+        for name, value in metrics.items():
+            pl_module.log(f"{split}/{name}", value, rank_zero_only=False, sync_dist=False)
+        return metrics
+
+    def _write(self, trainer: L.Trainer, split: str, ids: list[int], examples: list, preds: dict[int, str],
+               results: dict[str, Any]) -> None:
+        root = Path(self.output_dir or trainer.default_root_dir) / "predictions"
+        root.mkdir(parents=True, exist_ok=True)
+        path = root / f"{split}_step{trainer.global_step}.jsonl"
+        with open(path, "w", encoding="utf-8") as fh:
+            for row, i in enumerate(ids):
+                scores = {name: r.per_example[row] for name, r in results.items() if r.per_example is not None}
+                fh.write(json.dumps({"id": examples[i].id, "prediction": preds[i], "reference": examples[i].target,
+                                     "scores": scores}) + "\n")
+        log.info("predictions written to %s", path)

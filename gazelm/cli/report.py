@@ -1,0 +1,94 @@
+"""``gazelm report <multirun dir>``: table of mean ± std over seeds, paired tests, CSV/Markdown/PNG.
+
+Defaults come from ``conf/report.yaml``; flags override them::
+
+    gazelm report outputs/multirun/2026-01-01/12-00-00 --baseline objective=ce
+    gazelm report SWEEP --metrics test/codebleu test/bleu_codexglue --out reports/eyemulator
+    gazelm report --wandb-project gazelm-sweeps --baseline objective=ce   # runs read from W&B
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from gazelm.errors import GazelmInputError
+from gazelm.report.collect import load_multirun
+from gazelm.report.table import build_report
+from gazelm.report.wandb_io import load_wandb_runs, log_report_tables, wandb_enabled
+from gazelm.report.write import markdown_table, write_report
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def _key_values(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        for part in item.split(","):
+            if "=" not in part:
+                raise GazelmInputError(f"expected key=value, got {part!r}", field="baseline")
+            key, value = part.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="gazelm report", description=__doc__.split("\n")[0])
+    p.add_argument("sweep_dir", nargs="?", help="Hydra multirun directory (jobs in numbered subfolders)")
+    p.add_argument("--baseline", nargs="+", default=None, metavar="KEY=VALUE",
+                   help="baseline row, e.g. objective=ce")
+    p.add_argument("--metrics", nargs="+", default=None, help="metric keys (default: all in metrics.json)")
+    p.add_argument("--out", default=None, help="output folder (default: <sweep_dir>/report)")
+    p.add_argument("--seed-key", default=None)
+    p.add_argument("--samples", type=int, default=None, help="bootstrap resamples")
+    p.add_argument("--bootstrap-seed", type=int, default=None)
+    p.add_argument("--group-key", default=None, help="override grouping the plot bars (default task)")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--wandb-project", default=None)
+    p.add_argument("--wandb-entity", default=None)
+    p.add_argument("--config", default=str(CONF_DIR / "report.yaml"), help="defaults file")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(args)
+    except GazelmInputError as err:
+        print(f"gazelm report: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    cfg = OmegaConf.to_container(OmegaConf.load(args.config), resolve=True)
+    baseline = _key_values(args.baseline) if args.baseline else {k: str(v) for k, v in (cfg.get("baseline") or {}).items()}
+    metrics = args.metrics or cfg.get("metrics") or None
+    project = args.wandb_project or (cfg.get("wandb") or {}).get("project")
+    entity = args.wandb_entity or (cfg.get("wandb") or {}).get("entity")
+    if args.sweep_dir:
+        jobs = load_multirun(args.sweep_dir)
+    elif wandb_enabled(project):
+        jobs = load_wandb_runs(project, entity)
+    else:
+        print("gazelm report: give a multirun directory (or --wandb-project with W&B on)", file=sys.stderr)
+        return 2
+    report = build_report(jobs, baseline=baseline, metrics=metrics,
+                          seed_key=args.seed_key or cfg.get("seed_key", "seed"),
+                          bootstrap_samples=args.samples or int(cfg.get("bootstrap_samples", 10_000)),
+                          bootstrap_seed=args.bootstrap_seed if args.bootstrap_seed is not None
+                          else int(cfg.get("bootstrap_seed", 0)))
+    out = args.out or cfg.get("out_dir") or (Path(args.sweep_dir) / "report" if args.sweep_dir else Path("report"))
+    paths = write_report(report, out, plots=not args.no_plots and bool(cfg.get("plots", True)),
+                         group_key=args.group_key or cfg.get("group_key") or "task")
+    print(markdown_table(report.table), end="")
+    for name, path in paths.items():
+        print(f"wrote {name}: {path}")
+    if log_report_tables(report, project, entity):
+        print(f"logged W&B Tables to project {project}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Batching: dynamic padding, length-grouped (and rank-sharded) batches, step windows."""
+from __future__ import annotations
+
+import math
+import random
+from typing import Any, Iterator, Sequence
+
+import torch
+
+PAD_VALUES = {"labels": -100, "input_weights": 1.0, "label_weights": 1.0, "human_attention": 0.0,
+              "source_mask": False, "code_token_mask": False, "gaze_mask": False}
+FLOAT_KEYS = {"input_weights", "label_weights", "human_attention"}
+BOOL_KEYS = {"source_mask", "code_token_mask", "gaze_mask"}
+SEQUENCE_KEYS = ("input_ids", "labels", "input_weights", "label_weights", "source_mask", "code_token_mask",
+                 "gaze_mask", "human_attention")
+
+
+def pad_batch(features: Sequence[dict[str, Any]], pad_token_id: int, pad_to_multiple_of: int | None = None,
+              padding_side: str = "right") -> dict[str, torch.Tensor]:
+    """Pad each sequence key to the longest in *this* batch (dynamic padding).
+
+    ``labels`` of encoder-decoder features have their own length; every other key
+    follows ``input_ids``. ``example_index`` identifies rows (for gathering predictions).
+    """
+    batch: dict[str, torch.Tensor] = {}
+    for key in SEQUENCE_KEYS:
+        if key not in features[0]:
+            continue
+        length = max(len(f[key]) for f in features)
+        if pad_to_multiple_of:
+            length = math.ceil(length / pad_to_multiple_of) * pad_to_multiple_of
+        fill = pad_token_id if key == "input_ids" else PAD_VALUES[key]
+        dtype = torch.float32 if key in FLOAT_KEYS else torch.bool if key in BOOL_KEYS else torch.long
+        rows = []
+        for f in features:
+            pad = [fill] * (length - len(f[key]))
+            rows.append(pad + list(f[key]) if padding_side == "left" else list(f[key]) + pad)
+        batch[key] = torch.tensor(rows, dtype=dtype)
+    lengths = [len(f["input_ids"]) for f in features]
+    positions = torch.arange(batch["input_ids"].shape[1])
+    real = positions.unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)
+    batch["attention_mask"] = (real.flip(1) if padding_side == "left" else real).long()
+    batch["example_index"] = torch.tensor([f["example_index"] for f in features], dtype=torch.long)
+    return batch
+
+
+class LengthGroupedBatchSampler:
+    """Batches of similar length, shuffled per epoch, sharded across DDP ranks.
+
+    Indices are shuffled (seed + epoch), cut into mega-chunks of ``mega_batch`` batches,
+    each sorted by length (longest first) and cut into batches; batch order is then
+    shuffled. With ``shuffle=False`` batches are sorted by length, for fast evaluation.
+    Every rank gets the same number of batches (the batch list is padded by repeating
+    batches from its start), as ``DistributedSampler`` does.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool = True, seed: int = 0,
+                 mega_batch: int = 50, rank: int = 0, world_size: int = 1, drop_last: bool = False):
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.lengths, self.batch_size, self.shuffle, self.seed = list(lengths), batch_size, shuffle, seed
+        self.mega_batch, self.rank, self.world_size, self.drop_last = mega_batch, rank, world_size, drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _batches(self) -> list[list[int]]:
+        indices = list(range(len(self.lengths)))
+        if not self.shuffle:
+            indices.sort(key=lambda i: -self.lengths[i])
+            batches = [indices[i:i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
+        else:
+            rng = random.Random(self.seed + self.epoch)
+            rng.shuffle(indices)
+            chunk = self.batch_size * self.mega_batch
+            batches = []
+            for start in range(0, len(indices), chunk):
+                part = sorted(indices[start:start + chunk], key=lambda i: -self.lengths[i])
+                batches += [part[i:i + self.batch_size] for i in range(0, len(part), self.batch_size)]
+            rng.shuffle(batches)
+        if self.drop_last:
+            batches = [b for b in batches if len(b) == self.batch_size]
+        if self.world_size > 1 and batches:
+            total = math.ceil(len(batches) / self.world_size) * self.world_size
+            batches = (batches * math.ceil(total / len(batches)))[:total]
+            batches = batches[self.rank::self.world_size]
+        return batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self._batches())
+
+    def __len__(self) -> int:
+        return len(self._batches())
+
+
+def window_counts(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Counts that normalise a loss over an optimizer step (see ``Objective``)."""
+    labels = batch["labels"]
+    active = labels != -100
+    counts = {"n_label_tokens": active.sum()}
+    if "label_weights" in batch:
+        counts["label_weight_sum"] = (batch["label_weights"] * active).sum()
+    return counts
+
+
+class AccumulationWindows:
+    """Wrap a train loader: stamp each micro-batch with its optimizer step's totals.
+
+    Reads ``accumulate`` batches ahead (one optimizer step), sums their
+    :func:`window_counts` and adds them as ``window_<name>`` to each, so an objective
+    can divide a summed loss by the step's total, exactly as one big batch would.
+    """
+
+    def __init__(self, loader, accumulate: int = 1):
+        self.loader, self.accumulate = loader, max(1, int(accumulate))
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    @property
+    def batch_sampler(self):
+        """Exposed so Lightning's per-epoch ``set_epoch`` reaches the sampler."""
+        return getattr(self.loader, "batch_sampler", None)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        window: list[dict[str, torch.Tensor]] = []
+        for batch in self.loader:
+            window.append(batch)
+            if len(window) == self.accumulate:
+                yield from self._stamp(window)
+                window = []
+        if window:
+            yield from self._stamp(window)
+
+    @staticmethod
+    def _stamp(window: list[dict[str, torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
+        totals: dict[str, torch.Tensor] = {}
+        for batch in window:
+            for name, value in window_counts(batch).items():
+                totals[name] = totals.get(name, 0) + value.float()
+        for batch in window:
+            for name, value in totals.items():
+                batch[f"window_{name}"] = value
+        return window

@@ -1,0 +1,157 @@
+"""The Lightning DataModule: task examples → (gaze) → tokenized, cached → batches."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from functools import partial
+from pathlib import Path
+from typing import Any, Mapping
+
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+from gazelm.data.collate import AccumulationWindows, LengthGroupedBatchSampler, pad_batch
+from gazelm.data.example import Example
+from gazelm.data.formatting import TaskFormat
+from gazelm.data.sources import load_examples
+from gazelm.data.tokenize import encode_example
+from gazelm.gaze.annotation import GazeProvider
+
+log = logging.getLogger(__name__)
+STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
+
+
+class GazeDataModule(L.LightningDataModule):
+    """Examples of one task from one source, tokenized for one backbone.
+
+    ``source``: ``{name: <registered source>, **options}``; options may hold per-split
+    ``max_examples: {train: N, val: N, test: N}``. ``task``: ``{name, format: {...},
+    max_source_length, max_target_length}``. ``gaze``: a provider or ``None``.
+    The tokenizer arrives later through :meth:`attach_tokenizer` (a tiny model's
+    tokenizer is trained on :meth:`tokenizer_corpus`).
+    """
+
+    def __init__(self, source: Mapping[str, Any], task: Mapping[str, Any], gaze: GazeProvider | None = None,
+                 batch_size: int = 16, eval_batch_size: int | None = None, num_workers: int = 0,
+                 length_grouped: bool = True, mega_batch: int = 50, pad_to_multiple_of: int | None = None,
+                 cache_dir: str | None = None, seed: int = 0, gaze_key: str | None = None):
+        super().__init__()
+        self.source = dict(_plain(source))
+        self.task = dict(_plain(task))
+        self.gaze = gaze
+        self.gaze_key = gaze_key or (repr(_plain(gaze)) if gaze is not None else "none")
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
+        self.num_workers, self.length_grouped, self.mega_batch = num_workers, length_grouped, mega_batch
+        self.pad_to_multiple_of, self.cache_dir, self.seed = pad_to_multiple_of, cache_dir, seed
+        self.format = TaskFormat(**self.task.get("format", {}))
+        self.examples: dict[str, list[Example]] = {}
+        self.features: dict[str, list[dict[str, Any]]] = {}
+        self.tokenizer = None
+        self.causal = False
+        self.add_bos = False
+        self.accumulate = 1
+
+    # -- examples -----------------------------------------------------------------------
+    def split_examples(self, split: str) -> list[Example]:
+        if split not in self.examples:
+            options = {k: v for k, v in self.source.items() if k not in ("name", "max_examples")}
+            limits = self.source.get("max_examples") or {}
+            limit = limits.get(split) if isinstance(limits, dict) else limits
+            if self.cache_dir and "cache_dir" not in options and self.source["name"] == "python_stdlib":
+                options["cache_dir"] = self.cache_dir
+            self.examples[split] = load_examples(self.source["name"], self.task["name"], split,
+                                                 max_examples=limit, **options)
+        return self.examples[split]
+
+    def tokenizer_corpus(self) -> list[str]:
+        """Texts a locally trained tokenizer learns from: the training split only."""
+        return [t for e in self.split_examples("train") for t in (e.source, e.target)]
+
+    def attach_tokenizer(self, tokenizer, causal: bool, add_bos: bool = False, identity: str = "") -> None:
+        self.tokenizer, self.causal, self.add_bos = tokenizer, causal, add_bos
+        self.tokenizer_identity = identity or getattr(tokenizer, "name_or_path", "") or str(len(tokenizer))
+
+    # -- features -----------------------------------------------------------------------
+    def _cache_path(self, split: str) -> Path | None:
+        if not self.cache_dir:
+            return None
+        key = json.dumps({"source": self.source, "task": self.task, "gaze": self.gaze_key, "causal": self.causal,
+                          "bos": self.add_bos, "tokenizer": self.tokenizer_identity, "v": 1}, sort_keys=True, default=str)
+        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+        return Path(self.cache_dir) / "tokenized" / f"{digest}-{split}.pt"
+
+    def split_features(self, split: str) -> list[dict[str, Any]]:
+        if self.tokenizer is None:
+            raise RuntimeError("GazeDataModule.attach_tokenizer(...) must be called before tokenizing")
+        if split in self.features:
+            return self.features[split]
+        path = self._cache_path(split)
+        if path is not None and path.exists():
+            self.features[split] = torch.load(path, weights_only=True)
+            return self.features[split]
+        encode = partial(encode_example, tokenizer=self.tokenizer, fmt=self.format, causal=self.causal,
+                         max_source_length=self.task.get("max_source_length", 256),
+                         max_target_length=self.task.get("max_target_length", 128), gaze=self.gaze,
+                         add_bos=self.add_bos)
+        features = []
+        for i, example in enumerate(self.split_examples(split)):
+            f = encode(example)
+            f["example_index"] = i
+            features.append(f)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            torch.save(features, tmp)
+            tmp.replace(path)
+        self.features[split] = features
+        return features
+
+    def prepare_data(self) -> None:  # once per node: fill the cache
+        for split in ("train", "val", "test"):
+            self.split_features(split)
+
+    def setup(self, stage: str | None = None) -> None:
+        for split in STAGE_SPLITS.get(stage or "fit", ("train", "val", "test")):
+            self.split_features(split)
+
+    # -- loaders ------------------------------------------------------------------------
+    def _rank_world(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        features = self.split_features(split)
+        rank, world = self._rank_world()
+        lengths = [len(f["input_ids"]) + len(f["labels"]) * (not self.causal) for f in features]
+        sampler = LengthGroupedBatchSampler(lengths, self.batch_size if train else self.eval_batch_size,
+                                            shuffle=train and self.length_grouped, seed=self.seed,
+                                            mega_batch=self.mega_batch, rank=rank, world_size=world)
+        if train and not self.length_grouped:  # plain shuffled batches
+            sampler.mega_batch = 1
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and train:
+            sampler.set_epoch(trainer.current_epoch)
+        collate = partial(pad_batch, pad_token_id=self.tokenizer.pad_token_id,
+                          pad_to_multiple_of=self.pad_to_multiple_of)
+        return DataLoader(features, batch_sampler=sampler, collate_fn=collate, num_workers=self.num_workers,
+                          persistent_workers=False)
+
+    def train_dataloader(self):
+        accumulate = getattr(getattr(self, "trainer", None), "accumulate_grad_batches", 1)
+        return AccumulationWindows(self._loader("train", train=True), accumulate)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", train=False)
+
+    def references(self, split: str) -> list[str]:
+        return [e.target for e in self.split_examples(split)]

@@ -1,0 +1,44 @@
+"""A byte-level BPE tokenizer trained locally on a task's training texts (cached).
+
+Tiny models built from config use it, so nothing is downloaded. The cache key is a
+hash of the corpus and settings: the same data gives the same tokenizer file.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterable
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+SPECIAL_TOKENS = {"pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>", "bos_token": "<s>"}
+
+
+def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 4096, min_frequency: int = 2,
+                        cache_dir: str | Path | None = None) -> PreTrainedTokenizerFast:
+    """Train (or load from ``cache_dir``) a byte-level BPE tokenizer with offsets."""
+    texts = list(texts)
+    digest = hashlib.sha1()
+    for t in texts:
+        digest.update(t.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    digest.update(f"{vocab_size}|{min_frequency}|v1".encode())
+    path = Path(cache_dir) / f"bpe-{digest.hexdigest()[:16]}.json" if cache_dir else None
+    if path is not None and path.exists():
+        tok = Tokenizer.from_file(str(path))
+    else:
+        tok = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk_token"]))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        tok.post_processor = processors.ByteLevel(trim_offsets=True)
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                      special_tokens=list(SPECIAL_TOKENS.values()),
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+        tok.train_from_iterator(texts, trainer=trainer)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tok.save(str(tmp))
+            tmp.replace(path)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIAL_TOKENS)

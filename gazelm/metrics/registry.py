@@ -1,0 +1,117 @@
+"""The metric registry: names → corpus-level metric functions with metadata.
+
+A metric is a function ``fn(predictions, references, **options) -> MetricResult``
+registered with :func:`register_metric`. Every metric keeps its per-example
+scores when it has them, so significance tests need no re-generation.
+
+Scale: each metric declares ``scale`` in its registry meta, either ``100``
+(BLEU variants, CodeXGLUE accuracy, chrF: reported on 0–100 as their papers and
+packages do) or ``1`` (CodeBLEU, ROUGE-L, METEOR, exact/containment, pass@k:
+0–1 as their packages do). :func:`compute` never rescales.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from gazelm.registry import Registry
+
+MetricFn = Callable[..., "MetricResult"]
+
+METRICS: Registry[MetricFn] = Registry("metric")
+
+
+@dataclass
+class MetricResult:
+    """One metric's corpus value, optional per-example values, numeric extras and text info.
+
+    ``extras`` are numeric side values (e.g. CodeBLEU components, BLEU precisions),
+    flattened by :func:`score` as ``"<name>/<key>"``; ``info`` holds strings such as
+    sacrebleu's signature.
+    """
+
+    value: float
+    per_example: list[float] | None = None
+    extras: dict[str, float] = field(default_factory=dict)
+    info: dict[str, str] = field(default_factory=dict)
+
+
+def register_metric(name: str, higher_is_better: bool, *, scale: int = 1,
+                    description: str = "", **meta: Any) -> Callable[[MetricFn], MetricFn]:
+    """Register a metric function under ``name``.
+
+    ``scale`` is 1 (values in [0, 1]) or 100 (values in [0, 100]).
+    """
+    if scale not in (1, 100):
+        raise ValueError(f"metric {name!r}: scale must be 1 or 100, got {scale!r}")
+    return METRICS.register(name, higher_is_better=bool(higher_is_better), scale=scale,
+                            description=description, **meta)
+
+
+def _ensure_builtin_metrics() -> None:
+    """Import the modules that register the built-in metrics (lazy, avoids import cycles)."""
+    from gazelm.metrics import execution, text  # noqa: F401
+
+
+def metric_names() -> list[str]:
+    """All registered metric names, sorted."""
+    _ensure_builtin_metrics()
+    return METRICS.names()
+
+
+def higher_is_better(name: str) -> bool:
+    """Whether larger values of metric ``name`` are better. Unknown name → UnknownNameError."""
+    _ensure_builtin_metrics()
+    return bool(METRICS.meta(name)["higher_is_better"])
+
+
+def metric_scale(name: str) -> int:
+    """1 if metric ``name`` lies in [0, 1], 100 if in [0, 100]."""
+    _ensure_builtin_metrics()
+    return int(METRICS.meta(name)["scale"])
+
+
+#: Options any metric may ignore (passed to every metric by callers such as ``gazelm eval``).
+GENERAL_OPTIONS = frozenset({"lang", "n_jobs"})
+
+
+def _accepted_options(fn: MetricFn, options: dict[str, Any]) -> dict[str, Any]:
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(options)
+    return {k: v for k, v in options.items() if k in params}
+
+
+def compute(names: Sequence[str] | str, predictions: Sequence[Any], references: Sequence[Any],
+            **options: Any) -> dict[str, MetricResult]:
+    """Compute each named metric over the corpus.
+
+    Options (``lang``, ``n_jobs``, ``k``, ...) go to every metric that accepts them;
+    others ignore them, but an option no requested metric accepts (other than ``lang``
+    and ``n_jobs``) is an error, so typos do not pass silently. All names are checked
+    before any work starts.
+    """
+    _ensure_builtin_metrics()
+    names = [names] if isinstance(names, str) else list(names)
+    fns = {name: METRICS.get(name) for name in names}  # unknown name fails here, listing known ones
+    unused = set(options) - GENERAL_OPTIONS - {
+        key for fn in fns.values() for key in _accepted_options(fn, options)}
+    if unused:
+        raise TypeError(f"option(s) {', '.join(sorted(unused))} accepted by none of the metrics "
+                        f"{', '.join(names)}")
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
+    return {name: fn(list(predictions), list(references), **_accepted_options(fn, options))
+            for name, fn in fns.items()}
+
+
+def score(names: Sequence[str] | str, predictions: Sequence[Any], references: Sequence[Any],
+          **options: Any) -> dict[str, float]:
+    """Flat ``{name: value, "name/extra": value, ...}`` of :func:`compute`."""
+    out: dict[str, float] = {}
+    for name, result in compute(names, predictions, references, **options).items():
+        out[name] = float(result.value)
+        for key, value in result.extras.items():
+            out[f"{name}/{key}"] = float(value)
+    return out

@@ -1,0 +1,123 @@
+"""Backbones: a Hugging Face model (by name or path, or tiny from config) + tokenizer.
+
+``kind: seq2seq`` (T5 / CodeT5 family) or ``causal`` (any decoder-only LM). A tiny
+model is built from ``config`` with a BPE tokenizer trained on the task's training
+texts; real checkpoints load by name or local path (``HF_HUB_OFFLINE=1`` works when
+they are in the local cache). LoRA (peft) is a switch.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import torch
+from torch import nn
+from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer,
+                          PreTrainedTokenizerBase)
+
+from gazelm.data.tokenizer_training import train_bpe_tokenizer
+from gazelm.errors import GazelmInputError
+
+log = logging.getLogger(__name__)
+KINDS = {"seq2seq": AutoModelForSeq2SeqLM, "causal": AutoModelForCausalLM}
+
+
+class Backbone(nn.Module):
+    """The model and its tokenizer; ``forward(batch)`` returns the HF output."""
+
+    def __init__(self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, kind: str, identity: str,
+                 add_bos: bool = False):
+        super().__init__()
+        self.model, self.tokenizer, self.kind, self.identity, self.add_bos = model, tokenizer, kind, identity, add_bos
+
+    @property
+    def is_causal(self) -> bool:
+        return self.kind == "causal"
+
+    @property
+    def has_lora(self) -> bool:
+        return hasattr(self.model, "peft_config")
+
+    def forward(self, batch: Mapping[str, torch.Tensor], output_attentions: bool = False) -> Any:
+        kwargs: dict[str, Any] = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        if output_attentions:
+            kwargs["output_attentions"] = True
+        if self.is_causal:
+            return self.model(**kwargs, use_cache=False)
+        return self.model(**kwargs, labels=batch["labels"], use_cache=False)
+
+    def parameter_counts(self) -> dict[str, int]:
+        total = sum(p.numel() for p in self.parameters())
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return {"params/total": total, "params/trainable": trainable}
+
+
+def _tokenizer(tokenizer: Mapping[str, Any] | None, name_or_path: str | None, corpus: Iterable[str] | None,
+               cache_dir: str | None) -> tuple[PreTrainedTokenizerBase, str]:
+    spec = dict(tokenizer or {})
+    if spec.get("train"):
+        if corpus is None:
+            raise GazelmInputError("a tokenizer with `train: true` needs the task's training texts")
+        tok = train_bpe_tokenizer(corpus, vocab_size=spec.get("vocab_size", 4096),
+                                  min_frequency=spec.get("min_frequency", 2),
+                                  cache_dir=Path(cache_dir) / "tokenizers" if cache_dir else None)
+        return tok, "bpe-" + hashlib.sha1(tok.backend_tokenizer.to_str().encode()).hexdigest()[:16]
+    source = spec.get("name_or_path") or name_or_path
+    if not source:
+        raise GazelmInputError("model needs `name_or_path` or `tokenizer.train: true`", field="model.tokenizer")
+    tok = AutoTokenizer.from_pretrained(source)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok, str(source)
+
+
+def _apply_lora(model: nn.Module, lora: Mapping[str, Any]) -> nn.Module:
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    spec = {k: v for k, v in lora.items() if k != "enabled"}
+    kind = spec.pop("kind")
+    config = LoraConfig(task_type=TaskType.CAUSAL_LM if kind == "causal" else TaskType.SEQ_2_SEQ_LM, **spec)
+    return get_peft_model(model, config)
+
+
+def build_backbone(kind: str, name_or_path: str | None = None, config: Mapping[str, Any] | None = None,
+                   tokenizer: Mapping[str, Any] | None = None, lora: Mapping[str, Any] | None = None,
+                   corpus: Iterable[str] | None = None, cache_dir: str | None = None, dtype: str | None = None,
+                   add_bos: bool = False, gradient_checkpointing: bool = False) -> Backbone:
+    """Load ``name_or_path`` or build ``config`` (``model_type`` + sizes) from scratch.
+
+    With ``config`` set, the model is randomly initialised (seeded by the caller) and the
+    tokenizer's vocabulary size and special ids are filled in.
+    """
+    if kind not in KINDS:
+        raise GazelmInputError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}", field="model.kind")
+    tok, identity = _tokenizer(tokenizer, name_or_path, corpus, cache_dir)
+    torch_dtype = getattr(torch, dtype) if dtype else None
+    if config is not None:
+        spec = dict(config)
+        model_type = spec.pop("model_type")
+        spec.update(vocab_size=len(tok), pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                    bos_token_id=tok.bos_token_id)
+        if kind == "seq2seq":
+            spec.setdefault("decoder_start_token_id", tok.pad_token_id)
+        hf_config = AutoConfig.for_model(model_type, **spec)
+        model = KINDS[kind].from_config(hf_config)
+        if torch_dtype is not None:
+            model = model.to(torch_dtype)
+        identity = f"{model_type}-scratch|{identity}"
+    elif name_or_path:
+        try:
+            model = KINDS[kind].from_pretrained(name_or_path, dtype=torch_dtype)
+        except OSError as err:
+            raise GazelmInputError(f"cannot load model {name_or_path!r}: {err}", field="model.name_or_path") from None
+        identity = f"{name_or_path}|{identity}"
+    else:
+        raise GazelmInputError("model needs `name_or_path` or `config`", field="model")
+    model.generation_config.pad_token_id = tok.pad_token_id
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    if lora and lora.get("enabled"):
+        model = _apply_lora(model, {**lora, "kind": kind})
+    return Backbone(model, tok, kind, identity, add_bos=add_bos)

@@ -1,0 +1,140 @@
+"""EyeMulator: token cross-entropy weighted by human-attention (gaze) weights.
+
+Paper formula (EyeMulator, §2.4; released ``docs/method_integration.md``)::
+
+    L = −(1/N) Σ_j w_j · log P(x_j | x_<j)
+
+with ``w_j`` the gaze weight of the code token that position ``j`` belongs to (1.0 off the
+scanpath) and ``N`` the number of active positions (``normalize: active_tokens``) or
+``Σ w_j`` over them (``normalize: weight_sum``). ``N`` is the total over the optimizer step
+(all gradient-accumulation micro-batches and DDP ranks), through
+``module.items_normalizer``, so accumulation is exact, as TRL normalises.
+
+``scope: example`` (the released code's variant) puts one weight per example, the max or
+mean of its source code-token weights, on every target token.
+
+For causal models ``loss_on`` chooses which positions carry loss: ``target`` (the labels),
+``input`` (the source code tokens of the prompt, predicted from their prefix, weighted with
+their own gaze weights) or ``both``. Encoder-decoder models do not predict their input, so
+they support ``target`` only.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from gazelm.objectives.base import Logs, Objective
+from gazelm.objectives.tokens import IGNORE_INDEX, align_for_causal, token_log_probs
+
+SCOPES = ("token", "example")
+REDUCES = ("max", "mean")
+LOSS_ON = ("target", "input", "both")
+NORMALIZE = ("active_tokens", "weight_sum")
+
+
+def example_weights(input_weights: torch.Tensor, code_token_mask: torch.Tensor, reduce: str = "max") -> torch.Tensor:
+    """One weight per example: max or mean of ``input_weights`` over its code tokens (1.0 if none)."""
+    code = code_token_mask.bool()
+    w = input_weights.float()
+    has = code.any(-1)
+    if reduce == "max":
+        per = w.masked_fill(~code, float("-inf")).amax(-1)
+    elif reduce == "mean":
+        per = (w * code).sum(-1) / code.sum(-1).clamp(min=1)
+    else:
+        raise ValueError(f"unknown reduce {reduce!r}; expected one of {', '.join(REDUCES)}")
+    return torch.where(has, per, torch.ones_like(per))
+
+
+def input_code_labels(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``input_ids`` at source code-token positions (excluding position 0, which no causal
+    model predicts), -100 elsewhere: the input tokens an ``input`` loss scores."""
+    code = batch["code_token_mask"].bool().clone()
+    code[:, 0] = False
+    return batch["input_ids"].masked_fill(~code, IGNORE_INDEX)
+
+
+def objective_window_counts(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Every count the gaze objectives normalise by, for one (micro-)batch.
+
+    Summed over an optimizer step's micro-batches (and all-reduced over ranks) these are
+    the ``items_normalizer`` keys: ``n_label_tokens``, ``label_weight_sum`` (as in
+    ``gazelm.data.collate.window_counts``), ``n_input_code_tokens`` and
+    ``input_code_weight_sum`` (code-token positions 1.. of the input, with ``input_weights``),
+    ``n_examples`` (batch size) and ``example_{max,mean}_weight_sum``
+    (Σ over examples of the example weight × its number of label tokens).
+    """
+    labels = batch["labels"]
+    active = labels != IGNORE_INDEX
+    counts: dict[str, torch.Tensor] = {
+        "n_label_tokens": active.sum(),
+        "n_examples": torch.tensor(labels.shape[0], device=labels.device),
+    }
+    if "label_weights" in batch:
+        counts["label_weight_sum"] = (batch["label_weights"].float() * active).sum()
+    if "code_token_mask" in batch:
+        code = input_code_labels(batch) != IGNORE_INDEX
+        counts["n_input_code_tokens"] = code.sum()
+        if "input_weights" in batch:
+            counts["input_code_weight_sum"] = (batch["input_weights"].float() * code).sum()
+            per_example_tokens = active.sum(-1).float()
+            for reduce in REDUCES:
+                w = example_weights(batch["input_weights"], batch["code_token_mask"], reduce)
+                counts[f"example_{reduce}_weight_sum"] = (w * per_example_tokens).sum()
+    return counts
+
+
+class EyeMulator(Objective):
+    """Gaze-weighted cross-entropy (see the module docstring for the formula and options)."""
+
+    def __init__(self, scope: str = "token", reduce: str = "max", loss_on: str = "target",
+                 normalize: str = "active_tokens"):
+        for name, value, allowed in (("scope", scope, SCOPES), ("reduce", reduce, REDUCES),
+                                     ("loss_on", loss_on, LOSS_ON), ("normalize", normalize, NORMALIZE)):
+            if value not in allowed:
+                raise ValueError(f"eyemulator: unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+        if scope == "example" and loss_on != "target":
+            raise ValueError("eyemulator: scope=example weights the target tokens only; use loss_on=target")
+        self.scope, self.reduce, self.loss_on, self.normalize = scope, reduce, loss_on, normalize
+
+    def setup(self, module: Any) -> None:
+        if self.loss_on != "target" and not module.backbone.is_causal:
+            raise ValueError(f"eyemulator: loss_on={self.loss_on} needs a causal model; an encoder-decoder "
+                             "model does not predict its input tokens (use loss_on=target)")
+
+    def _positions(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids to score (−100 = no loss) and their weights, aligned with the batch."""
+        if self.scope == "example":
+            w = example_weights(batch["input_weights"], batch["code_token_mask"], self.reduce)
+            return batch["labels"], w[:, None].expand_as(batch["labels"])
+        if self.loss_on == "target":
+            return batch["labels"], batch["label_weights"]
+        code_labels = input_code_labels(batch)
+        if self.loss_on == "input":
+            return code_labels, batch["input_weights"]
+        on_target = batch["labels"] != IGNORE_INDEX
+        return (torch.where(on_target, batch["labels"], code_labels),
+                torch.where(on_target, batch["label_weights"], batch["input_weights"]))
+
+    def _normalizer(self, batch: dict[str, torch.Tensor], module: Any) -> torch.Tensor:
+        if self.scope == "example":
+            key = "n_label_tokens" if self.normalize == "active_tokens" else f"example_{self.reduce}_weight_sum"
+            return module.items_normalizer(batch, key)
+        keys = {"active_tokens": ("n_label_tokens", "n_input_code_tokens"),
+                "weight_sum": ("label_weight_sum", "input_code_weight_sum")}[self.normalize]
+        chosen = {"target": keys[:1], "input": keys[1:], "both": keys}[self.loss_on]
+        return sum(module.items_normalizer(batch, k) for k in chosen)
+
+    def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
+        causal = module.backbone.is_causal
+        if self.loss_on != "target" and not causal:
+            self.setup(module)
+        labels, weights = self._positions(batch)
+        logp, mask = token_log_probs(outputs.logits, labels, causal)
+        w = align_for_causal(weights, causal).float() * mask
+        total = -(w * logp).sum()
+        loss = total / self._normalizer(batch, module)
+        n = mask.sum().clamp(min=1)
+        return loss, {"ce": (-logp.sum() / n).detach(), "weighted_ce": (total / n).detach(),
+                      "weight_mean": (w.sum() / n).detach()}

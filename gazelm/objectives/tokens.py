@@ -1,0 +1,27 @@
+"""Per-token log-probabilities aligned with labels, for both backbone kinds."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+IGNORE_INDEX = -100
+
+
+def align_for_causal(t: torch.Tensor, causal: bool) -> torch.Tensor:
+    """Causal LMs predict position i+1 from logits at i: drop the first label position."""
+    return t[:, 1:] if causal else t
+
+
+def token_log_probs(logits: torch.Tensor, labels: torch.Tensor, causal: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log P(label_t | ...) per target position and the mask of positions with a label.
+
+    For causal models logits at position t score labels at t+1 (as Hugging Face shifts
+    internally); for encoder-decoder models they are already aligned. Returns tensors of
+    shape [B, T'] (T' = T-1 for causal). Ignored positions have log-prob 0 and mask False.
+    """
+    if causal:
+        logits, labels = logits[:, :-1], labels[:, 1:]
+    mask = labels != IGNORE_INDEX
+    safe = labels.masked_fill(~mask, 0)
+    logp = -F.cross_entropy(logits.float().transpose(1, 2), safe, reduction="none")
+    return logp.masked_fill(~mask, 0.0), mask

@@ -1,0 +1,127 @@
+"""Read a Hydra multirun directory written by ``gazelm train -m``.
+
+Job layout (one folder per job number)::
+
+    <sweep dir>/<job num>/
+      .hydra/config.yaml, .hydra/overrides.yaml
+      metrics.json                                  flat {"val/loss": .., "test/bleu_sacre": ..}
+      predictions/<split>_step<global_step>.jsonl   {"id", "prediction", "reference", "scores": {..}}
+
+Per-example scores come from the latest step of each split and are keyed like the
+metrics (``"<split>/<metric>"``), so ``test/bleu_sacre`` in metrics.json pairs with
+``scores["bleu_sacre"]`` in ``predictions/test_step<N>.jsonl``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gazelm.errors import GazelmInputError
+
+_PRED_FILE = re.compile(r"^(?P<split>.+)_step(?P<step>\d+)\.jsonl$")
+
+
+@dataclass
+class Job:
+    """One finished job of a sweep."""
+
+    path: Path
+    overrides: dict[str, str]
+    metrics: dict[str, float]
+    per_example: dict[str, dict[str, float]] = field(default_factory=dict)  # "test/bleu" -> {id: score}
+
+
+def parse_overrides(items: list[Any]) -> dict[str, str]:
+    """``["objective=ce", "+seed=1", "~x"]`` → ``{"objective": "ce", "seed": "1"}`` (deletions dropped)."""
+    out: dict[str, str] = {}
+    for item in items:
+        text = str(item)
+        if text.startswith("~") or "=" not in text:
+            continue
+        key, value = text.split("=", 1)
+        out[key.lstrip("+")] = value
+    return out
+
+
+def _read_overrides(job_dir: Path) -> dict[str, str]:
+    path = job_dir / ".hydra" / "overrides.yaml"
+    if not path.exists():
+        raise GazelmInputError("missing Hydra overrides file", path=path)
+    try:
+        items = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except yaml.YAMLError as err:
+        raise GazelmInputError(f"not valid YAML: {err}", path=path) from None
+    if not isinstance(items, list):
+        raise GazelmInputError("expected a YAML list of overrides", path=path)
+    return parse_overrides(items)
+
+
+def _read_metrics(job_dir: Path) -> dict[str, float]:
+    path = job_dir / "metrics.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise GazelmInputError(f"not valid JSON: {err.msg}", path=path, row=err.lineno) from None
+    if not isinstance(data, dict):
+        raise GazelmInputError("expected a flat JSON object metric -> number", path=path)
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise GazelmInputError(f"metric value is not a number: {value!r}", path=path, field=key)
+        out[str(key)] = float(value)
+    return out
+
+
+def _read_predictions(job_dir: Path) -> dict[str, dict[str, float]]:
+    """Per-example scores from the latest ``<split>_step<N>.jsonl`` of each split."""
+    folder = job_dir / "predictions"
+    if not folder.is_dir():
+        return {}
+    latest: dict[str, tuple[int, Path]] = {}
+    for path in folder.iterdir():
+        match = _PRED_FILE.match(path.name)
+        if match:
+            split, step = match["split"], int(match["step"])
+            if split not in latest or step > latest[split][0]:
+                latest[split] = (step, path)
+    out: dict[str, dict[str, float]] = {}
+    for split, (_, path) in sorted(latest.items()):
+        with open(path, encoding="utf-8") as f:
+            for row_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise GazelmInputError(f"not valid JSON: {err.msg}", path=path, row=row_no) from None
+                if "id" not in row:
+                    raise GazelmInputError("row has no id", path=path, row=row_no, field="id")
+                scores = row.get("scores") or {}
+                if not isinstance(scores, dict):
+                    raise GazelmInputError("scores must be an object", path=path, row=row_no, field="scores")
+                for metric, value in scores.items():
+                    if value is None or (isinstance(value, float) and math.isnan(value)):
+                        continue
+                    if isinstance(value, bool) or not isinstance(value, (int, float)):
+                        raise GazelmInputError(f"score is not a number: {value!r}", path=path, row=row_no,
+                                               field=f"scores.{metric}")
+                    out.setdefault(f"{split}/{metric}", {})[str(row["id"])] = float(value)
+    return out
+
+
+def load_multirun(sweep_dir: str | Path) -> list[Job]:
+    """All finished jobs (folders with ``metrics.json``) under ``sweep_dir``, in job-number order."""
+    root = Path(sweep_dir)
+    if not root.is_dir():
+        raise GazelmInputError("multirun directory not found", path=root)
+    job_dirs = [p for p in root.iterdir() if p.is_dir() and (p / "metrics.json").exists()]
+    job_dirs.sort(key=lambda p: (0, int(p.name)) if p.name.isdigit() else (1, p.name))
+    if not job_dirs:
+        raise GazelmInputError("no finished jobs (no <job>/metrics.json) in this directory", path=root)
+    return [Job(p, _read_overrides(p), _read_metrics(p), _read_predictions(p)) for p in job_dirs]

@@ -1,0 +1,131 @@
+"""One training job, top to bottom: setup → fit → test → report → cleanup.
+
+Hydra and Lightning meet here and in ``gazelm.cli.train`` only.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from gazelm.data.datamodule import GazeDataModule
+from gazelm.distributed import teardown_job
+from gazelm.errors import GazelmInputError
+from gazelm.models.backbones import Backbone
+from gazelm.models.module import GazeLM
+
+log = logging.getLogger(__name__)
+
+
+def _quiet_lightning_tips() -> None:
+    """Lightning 2.6 advertises cloud services at every start; keep logs about the run."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(lambda record: "Tip:" not in record.getMessage())
+
+
+def _seed(cfg: DictConfig) -> int:
+    """Seed everything; ``seed: null`` draws a fresh seed (never a stale ``PL_GLOBAL_SEED``)."""
+    os.environ.pop("PL_GLOBAL_SEED", None)
+    seed = cfg.get("seed")
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    L.seed_everything(int(seed), workers=True, verbose=False)
+    return int(seed)
+
+
+def _named_components(group: DictConfig | None) -> list[Any]:
+    """Instantiate every ``_target_`` entry of a named dict (callbacks, loggers)."""
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if isinstance(node, DictConfig) and "_target_" in node]
+
+
+def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
+    """Data, backbone (its tokenizer trained on the training split if tiny) and module."""
+    gaze = instantiate(cfg.gaze) if cfg.get("gaze") else None
+    datamodule: GazeDataModule = instantiate(cfg.data, gaze=gaze, _recursive_=False)
+    model_cfg = cfg.model
+    corpus = datamodule.tokenizer_corpus() if model_cfg.get("tokenizer", {}).get("train") else None
+    backbone: Backbone = instantiate(model_cfg, corpus=corpus, _convert_="all")
+    datamodule.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
+    objective = instantiate(cfg.objective)
+    module = GazeLM(backbone, objective, optim=cfg.optim)
+    return datamodule, module
+
+
+def _log_config(trainer: L.Trainer, cfg: DictConfig, module: GazeLM) -> None:
+    params = {"config": OmegaConf.to_container(cfg, resolve=True), **module.backbone.parameter_counts()}
+    for logger in trainer.loggers:
+        logger.log_hyperparams(params)
+
+
+def final_metrics(trainer: L.Trainer) -> dict[str, float]:
+    return {k: float(v) for k, v in sorted(trainer.callback_metrics.items()) if getattr(v, "numel", lambda: 1)() == 1}
+
+
+def print_summary(metrics: dict[str, float], output_dir: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="gazelm: final metrics")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in metrics.items():
+        if name.startswith(("val/", "test/")):
+            table.add_row(name, f"{value:.4f}")
+    console = Console(force_terminal=False if os.environ.get("CI") else None, width=100)
+    console.print(table)
+    console.print(f"output directory: {output_dir}")
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Run one job; returns ``cfg.optimized_metric`` (for Hydra sweepers) if set."""
+    output_dir = cfg.paths.output_dir
+    _quiet_lightning_tips()
+    try:
+        cfg.seed = _seed(cfg)
+        datamodule, module = build_components(cfg)
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=_named_components(cfg.get("callbacks")),
+                                         logger=_named_components(cfg.get("logger")) or False,
+                                         default_root_dir=output_dir)
+        _log_config(trainer, cfg, module)
+        metrics: dict[str, float] = {}
+        if cfg.get("train", True):
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            metrics.update(final_metrics(trainer))
+        if cfg.get("test", True):
+            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)
+            metrics.update(final_metrics(trainer))
+        if trainer.is_global_zero:
+            Path(output_dir).mkdir(parents=True, exist_ok=True)
+            with open(Path(output_dir) / "metrics.json", "w") as fh:
+                json.dump(metrics, fh, indent=2, sort_keys=True)
+            print_summary(metrics, output_dir)
+        target = cfg.get("optimized_metric")
+        if target:
+            if target not in metrics:
+                raise GazelmInputError(f"{target!r} was not logged; logged: {', '.join(metrics)}",
+                                       field="optimized_metric")
+            return metrics[target]
+        return None
+    finally:
+        _finish_loggers()
+        teardown_job()
+
+
+def _finish_loggers() -> None:
+    try:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+    except ImportError:  # pragma: no cover - wandb is a dependency
+        pass

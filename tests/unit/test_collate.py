@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import torch
+
+from gazelm.data.collate import AccumulationWindows, LengthGroupedBatchSampler, pad_batch
+
+
+def _feat(ids, labels, i):
+    return {"input_ids": ids, "labels": labels, "input_weights": [2.0] * len(ids), "label_weights": [3.0] * len(labels),
+            "source_mask": [True] * len(ids), "example_index": i}
+
+
+def test_pad_batch_pads_each_key_with_its_own_value() -> None:
+    batch = pad_batch([_feat([5, 6, 7], [1], 0), _feat([8], [2, 3], 1)], pad_token_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [[1, -100], [2, 3]]
+    assert batch["input_weights"].tolist() == [[2.0, 2.0, 2.0], [2.0, 1.0, 1.0]]
+    assert batch["label_weights"].tolist() == [[3.0, 1.0], [3.0, 3.0]]
+    assert batch["source_mask"].tolist() == [[True, True, True], [True, False, False]]
+    assert batch["example_index"].tolist() == [0, 1]
+
+
+def test_left_padding_for_generation_prompts() -> None:
+    batch = pad_batch([{"input_ids": [5, 6, 7], "example_index": 0}, {"input_ids": [8], "example_index": 1}], 0,
+                      padding_side="left")
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [0, 0, 8]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [0, 0, 1]]
+
+
+def test_pad_to_multiple_of() -> None:
+    batch = pad_batch([_feat([1, 2, 3], [1], 0)], 0, pad_to_multiple_of=4)
+    assert batch["input_ids"].shape == (1, 4) and batch["labels"].shape == (1, 4)
+
+
+def test_length_grouped_batches_cover_every_index_once_and_group_lengths() -> None:
+    lengths = [(i * 37) % 101 for i in range(200)]
+    sampler = LengthGroupedBatchSampler(lengths, batch_size=8, mega_batch=5, seed=3)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(200))
+    # inside each batch lengths come from one sorted mega-chunk: spread is small vs random batches
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    plain = [list(range(i, i + 8)) for i in range(0, 200, 8)]  # unsorted batches of the same data
+    plain_spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in plain) / len(plain)
+    assert spread < 25 < 0.5 * plain_spread
+    assert list(sampler) == batches  # same epoch, same order
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+
+
+def test_length_grouped_sampler_shards_ranks_evenly_and_disjointly() -> None:
+    lengths = list(range(50))
+    shards = [list(LengthGroupedBatchSampler(lengths, 4, seed=0, rank=r, world_size=2)) for r in range(2)]
+    assert len(shards[0]) == len(shards[1]) == 7  # 13 batches padded to 14
+    flat = [i for shard in shards for b in shard for i in b]
+    assert set(flat) == set(range(50))
+
+
+def test_eval_order_is_sorted_by_length() -> None:
+    batches = list(LengthGroupedBatchSampler([3, 9, 1, 7], 2, shuffle=False))
+    assert batches == [[1, 3], [0, 2]]
+
+
+def test_accumulation_windows_stamp_step_totals() -> None:
+    def b(n_active, weight):
+        labels = torch.full((1, 4), -100)
+        labels[0, :n_active] = 1
+        return {"labels": labels, "label_weights": torch.full((1, 4), weight)}
+
+    loader = [b(1, 2.0), b(3, 1.0), b(2, 5.0)]
+    out = list(AccumulationWindows(loader, accumulate=2))
+    assert [float(x["window_n_label_tokens"]) for x in out] == [4.0, 4.0, 2.0]
+    assert [float(x["window_label_weight_sum"]) for x in out] == [5.0, 5.0, 10.0]
