@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gazelm.attention.models import tiny_causal_lm, train_bpe_tokenizer  # noqa: E402
 from gazelm.attention.operators import get_operator  # noqa: E402
+from gazelm.attention.operators.mask_fill import word_spans  # noqa: E402
 from gazelm.data.sources.kou_labels import load_humaneval_prompts  # noqa: E402
 
 
@@ -55,7 +56,7 @@ def main() -> None:
     tokenizer = train_bpe_tokenizer(prompts, vocab_size=512)
     model = tiny_causal_lm(len(tokenizer), hidden_size=32, layers=2, heads=2)
     encoded = [tokenizer(p, return_tensors="pt") for p in prompts]
-    words = sum(len(get_operator("mask_fill").__globals__["word_spans"](p)) for p in prompts)
+    words = sum(len(word_spans(p)) for p in prompts)
     print(f"{len(prompts)} HumanEval prompts, {words} words, mean {sum(e['input_ids'].shape[1] for e in encoded) / len(encoded):.0f} "
           f"tokens; tiny Llama d=32 L=2; {args.max_new_tokens} new tokens; {torch.get_num_threads()} threads")
 

@@ -78,10 +78,18 @@ def bench_metrics(preds: list[str], refs: list[str], n_jobs: int | None) -> floa
     corpus_pkg = calc_codebleu(refs, preds, "c_sharp")["codebleu"]
     t_pkg_corpus = time.perf_counter() - t0
 
+    from gazelm.metrics.text import resolve_n_jobs
+
     names = ["codebleu", "bleu_sacre", "rouge_l"]
     t0 = time.perf_counter()
     gm.compute(names, preds, refs, lang="c_sharp", n_jobs=1)
     t_gazelm_1 = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    gm.compute(names, preds, refs, lang="c_sharp", n_jobs=-1)
+    t_gazelm_all = time.perf_counter() - t0
+
+    jobs = resolve_n_jobs(n_jobs, len(preds))
 
     t0 = time.perf_counter()
     res = gm.compute(names, preds, refs, lang="c_sharp", n_jobs=n_jobs)
@@ -94,8 +102,9 @@ def bench_metrics(preds: list[str], refs: list[str], n_jobs: int | None) -> floa
     print(f"metrics: {len(preds)} pairs, CodeBLEU + BLEU + ROUGE-L, per-example scores, "
           f"cores={os.cpu_count()}, n_jobs={n_jobs}, load average before: {load[0]:.1f}")
     print(f"  loop (packages pair by pair)         {t_loop:8.2f} s")
-    print(f"  gazelm.metrics.compute               {t_gazelm:8.2f} s   (+ corpus values)")
+    print(f"  gazelm.metrics.compute (n_jobs={n_jobs} -> {jobs} workers) {t_gazelm:8.2f} s   (+ corpus values)")
     print(f"  gazelm.metrics.compute, n_jobs=1     {t_gazelm_1:8.2f} s")
+    print(f"  gazelm.metrics.compute, n_jobs=-1    {t_gazelm_all:8.2f} s   (all {resolve_n_jobs(-1, len(preds))} cores)")
     print(f"  codebleu.calc_codebleu corpus only   {t_pkg_corpus:8.2f} s   (no per-example scores)")
     print(f"  corpus CodeBLEU equal: {res['codebleu'].value:.6f} == {corpus_pkg:.6f}")
     return t_loop / t_gazelm
@@ -144,7 +153,7 @@ def bench_generation(n_inputs: int, batch: int, max_new_tokens: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pairs", type=int, default=1000)
-    ap.add_argument("--n-jobs", type=int, default=0, help="0 = all cores")
+    ap.add_argument("--n-jobs", type=int, default=0, help="0 = auto (idle cores), -1 = all cores")
     ap.add_argument("--gen-inputs", type=int, default=32)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=16)

@@ -70,12 +70,14 @@ def synthetic_batch(args: argparse.Namespace) -> dict[str, torch.Tensor]:
 class Runner:
     """One objective on its own copy of the model and optimizer."""
 
-    def __init__(self, name: str, objective: Any, model: torch.nn.Module, device: str):
+    def __init__(self, name: str, objective: Any, model: torch.nn.Module, device: str,
+                 counts: dict[str, torch.Tensor]):
         self.name, self.objective, self.model = name, objective, model
         has_lora = hasattr(model, "peft_config")
         backbone = SimpleNamespace(model=model, is_causal=True, tokenizer=None, has_lora=has_lora)
+        # the DataModule stamps the step's counts on the batch; here they are computed once, outside the timing
         self.module = SimpleNamespace(backbone=backbone, global_step=10 ** 6,
-                                      items_normalizer=lambda batch, key: objective_window_counts(batch)[key].float())
+                                      items_normalizer=lambda batch, key: counts[key])
         objective.setup(self.module)
         self.optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
         self.times: list[float] = []
@@ -146,7 +148,8 @@ def main() -> None:
         ("ce_lora", CrossEntropy(), lora),
         ("gaze_preference_lora", GazePreference(), lora),
     ]
-    runners = [Runner(name, objective, copy.deepcopy(model), args.device) for name, objective, model in specs]
+    counts = {k: v.float() for k, v in objective_window_counts(batch).items()}
+    runners = [Runner(name, objective, copy.deepcopy(model), args.device, counts) for name, objective, model in specs]
     for runner in runners:
         runner.step(batch, measure_memory=True)
         for _ in range(args.warmup):

@@ -52,7 +52,7 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     gaze = instantiate(cfg.gaze) if cfg.get("gaze") else None
     datamodule: GazeDataModule = instantiate(cfg.data, gaze=gaze, _recursive_=False)
     model_cfg = cfg.model
-    corpus = datamodule.tokenizer_corpus() if model_cfg.get("tokenizer", {}).get("train") else None
+    corpus = datamodule.tokenizer_corpus() if (model_cfg.get("tokenizer") or {}).get("train") else None
     backbone: Backbone = instantiate(model_cfg, corpus=corpus, _convert_="all")
     datamodule.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
     objective = instantiate(cfg.objective)
@@ -98,7 +98,7 @@ def train(cfg: DictConfig) -> float | None:
         _log_config(trainer, cfg, module)
         metrics: dict[str, float] = {}
         if cfg.get("train", True):
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
             metrics.update(final_metrics(trainer))
         if cfg.get("test", True):
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

@@ -10,6 +10,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests run on 2 cores, often two pytest workers at once: one thread each avoids
+# oversubscription (which makes tiny models 20x slower); subprocesses inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,6 +36,12 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory) -> Path:
-    """One cache (tokenizers, tokenized data, stdlib index) for the whole test session."""
-    return tmp_path_factory.mktemp("gazelm-cache")
+def shared_cache() -> Path:
+    """One cache (tokenizers, tokenized data, stdlib index) shared by tests and sessions.
+
+    Every entry is keyed by a hash of what produced it, so sharing is safe; it lives in
+    the project's git-ignored ``.cache/tests`` (``GAZELM_TEST_CACHE`` overrides).
+    """
+    path = Path(os.environ.get("GAZELM_TEST_CACHE") or ROOT / ".cache" / "tests")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

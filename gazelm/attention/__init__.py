@@ -1,0 +1,9 @@
+"""Where a model looks: attribution = (operator, target, aggregation), kept separate.
+
+- :mod:`gazelm.attention.operators`: the operator registry (``get_operator("rollout")``);
+- :mod:`gazelm.attention.target`: what is explained (reading / coding stage, a given sequence);
+- :mod:`gazelm.attention.pooling`: subword → word / code token / line / span pooling, normalisation;
+- :mod:`gazelm.attention.probe`: operators over prompt texts with character offsets;
+- :mod:`gazelm.attention.models`: HF models by name, or tiny ones built from config;
+- :mod:`gazelm.attention.heatmap`: human vs model heatmaps (HTML, PNG).
+"""

@@ -1,6 +1,8 @@
 """One forward pass for every operator: embeddings in, explained score (and attentions) out."""
 from __future__ import annotations
 
+import inspect
+from functools import lru_cache
 from typing import Callable
 
 import torch
@@ -14,22 +16,50 @@ def embed(model, ids: Tensor) -> Tensor:
     return model.get_input_embeddings()(ids)
 
 
+@lru_cache(maxsize=None)
+def _keeps_logits(cls: type) -> bool:
+    try:
+        return "logits_to_keep" in inspect.signature(cls.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def run_model(model, rt: ResolvedTarget, prompt_embeds: Tensor | None = None, *,
               output_attentions: bool = False):
     """Run ``model`` on the resolved target; ``prompt_embeds`` replaces the prompt's embeddings."""
+    return _run(model, rt, prompt_embeds, output_attentions, False)[0]
+
+
+def target_logits(model, rt: ResolvedTarget, prompt_embeds: Tensor | None = None, *,
+                  output_attentions: bool = False):
+    """``(outputs, logits [B, T, V] at rt.positions)``.
+
+    Causal LMs whose forward takes ``logits_to_keep`` project only the explained positions onto
+    the vocabulary (the largest matmul of a small model, and of the backward pass).
+    """
+    outputs, kept = _run(model, rt, prompt_embeds, output_attentions, True)
+    logits = outputs.logits
+    if not kept:
+        logits = logits.gather(1, rt.positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
+    return outputs, logits
+
+
+def _run(model, rt: ResolvedTarget, prompt_embeds: Tensor | None, output_attentions: bool, keep: bool):
     if prompt_embeds is None:
         prompt_embeds = embed(model, rt.input_ids)
     if rt.is_encoder_decoder:
         return model(inputs_embeds=prompt_embeds, attention_mask=rt.attention_mask,
                      decoder_input_ids=rt.cont_ids, decoder_attention_mask=rt.cont_mask,
-                     output_attentions=output_attentions)
+                     output_attentions=output_attentions), False
     embeds = torch.cat([prompt_embeds, embed(model, rt.cont_ids).to(prompt_embeds.dtype)], dim=1)
-    return model(inputs_embeds=embeds, attention_mask=rt.full_mask(), output_attentions=output_attentions)
+    keep = keep and _keeps_logits(type(model))
+    extra = {"logits_to_keep": rt.positions} if keep else {}
+    return model(inputs_embeds=embeds, attention_mask=rt.full_mask(), output_attentions=output_attentions,
+                 **extra), keep
 
 
-def gather_score(logits: Tensor, positions: Tensor, tokens: Tensor, weights: Tensor, kind: str) -> Tensor:
-    """``Σ_t w_t · s(logits[b, pos_t])[tok_t]`` per row, ``s`` = identity (logit) or log-softmax."""
-    rows = logits.gather(1, positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))  # [B, T, V]
+def select_score(rows: Tensor, tokens: Tensor, weights: Tensor, kind: str) -> Tensor:
+    """``Σ_t w_t · s(rows[b, t])[tok_t]`` per row; ``rows`` ``[B, T, V]``, ``s`` = identity or log-softmax."""
     if kind == "logprob":
         rows = torch.log_softmax(rows, dim=-1)
     picked = rows.gather(2, tokens.unsqueeze(-1)).squeeze(-1)  # [B, T]
@@ -49,8 +79,8 @@ def score_function(model, rt: ResolvedTarget, kind: str = "logit") -> Callable[.
             input_ids=rt.input_ids, attention_mask=attention_mask, cont_ids=cont_ids, cont_mask=cont_mask,
             positions=positions, tokens=tokens, weights=weights, is_encoder_decoder=rt.is_encoder_decoder,
             src_index=rt.src_index, caller_mask=rt.caller_mask)
-        logits = run_model(model, expanded, prompt_embeds).logits
-        return gather_score(logits, positions, tokens, weights, kind)
+        _, rows = target_logits(model, expanded, prompt_embeds)
+        return select_score(rows, tokens, weights, kind)
 
     return forward
 

@@ -77,7 +77,10 @@ def probe_texts(model, tokenizer, texts: Sequence[str], spec: OperatorSpec, batc
             enc = tokenizer(chunk, return_tensors="pt", padding=True, return_offsets_mapping=True,
                             truncation=max_length is not None, max_length=max_length)
             ids, mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
-            extra = {"tokenizer": tokenizer, "texts": chunk} if spec.name == "mask_fill" else {}
+            extra = {}
+            if spec.name == "mask_fill":  # it perturbs text: give it the (possibly truncated) text the ids cover
+                ends = [max([int(e) for _, e in enc["offset_mapping"][b].tolist()] or [0]) for b in range(len(chunk))]
+                extra = {"tokenizer": tokenizer, "texts": [t[:end] for t, end in zip(chunk, ends)]}
             relevance = operator(model, ids, mask, spec.target, **spec.params, **extra)
             relevance = relevance.detach().float().cpu()
             for b, text in enumerate(chunk):

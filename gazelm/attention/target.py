@@ -184,8 +184,11 @@ def resolve_target(model, input_ids: Tensor, attention_mask: Tensor | None, targ
             positions = 0 * rows
         else:
             cont = ids[:, :0]
+            from gazelm.attention.forward import _keeps_logits
+
+            extra = {"logits_to_keep": 1} if _keeps_logits(type(model)) else {}
             with torch.no_grad():
-                logits = model(input_ids=ids, attention_mask=mask).logits
+                logits = model(input_ids=ids, attention_mask=mask, **extra).logits
             positions = (width - 1) * rows
         tokens = logits[:, -1].argmax(-1, keepdim=True)
         return ResolvedTarget(ids, mask, cont, torch.ones_like(cont), positions, tokens,

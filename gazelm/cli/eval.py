@@ -13,6 +13,8 @@ output dir and prints the dict as one JSON line, the last line of output.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +26,7 @@ from gazelm.errors import GazelmInputError
 from gazelm.metrics import compute
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+log = logging.getLogger(__name__)
 
 
 def read_lines(path: str | Path) -> list[str]:
@@ -80,10 +83,14 @@ def load_pairs(predictions: str, references: str | None) -> tuple[list[str], lis
 
 def evaluate_predictions_file(cfg: DictConfig, output_dir: Path) -> dict[str, float]:
     """Score a predictions file; writes ``predictions.jsonl`` (per-example scores) and ``eval_info.json``."""
+    names = [cfg.metrics] if isinstance(cfg.metrics, str) else list(cfg.metrics)
+    if "codebleu" in names and os.environ.get("PYTHONHASHSEED") is None:
+        log.warning("PYTHONHASHSEED is not set: codebleu's data-flow match depends on it; "
+                    "set PYTHONHASHSEED=0 for reproducible CodeBLEU")
     ids, preds, refs = load_pairs(str(cfg.predictions), None if cfg.references is None else str(cfg.references))
     options: dict[str, Any] = {"lang": cfg.lang, "n_jobs": cfg.n_jobs,
-                               **OmegaConf.to_container(cfg.metric_options, resolve=True)}
-    results = compute(list(cfg.metrics), preds, refs, **options)
+                               **(OmegaConf.to_container(cfg.metric_options, resolve=True) or {})}
+    results = compute(names, preds, refs, **options)
     flat: dict[str, float] = {}
     for name, result in results.items():
         flat[name] = float(result.value)
@@ -93,7 +100,7 @@ def evaluate_predictions_file(cfg: DictConfig, output_dir: Path) -> dict[str, fl
             scores = {n: r.per_example[i] for n, r in results.items() if r.per_example is not None}
             f.write(json.dumps({"id": ex_id, "prediction": pred, "reference": ref, "scores": scores}) + "\n")
     info = {"mode": "predictions", "predictions": str(cfg.predictions), "references": cfg.references,
-            "n": len(preds), "lang": cfg.lang, "metrics": list(cfg.metrics),
+            "n": len(preds), "lang": cfg.lang, "metrics": names,
             "info": {n: r.info for n, r in results.items() if r.info}}
     (output_dir / "eval_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return flat

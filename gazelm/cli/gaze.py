@@ -68,8 +68,11 @@ def _fit(args: argparse.Namespace) -> int:
         trials = eyelink_trials(args.path, args.interest_areas, args.code_snippets)
     else:
         raise GazelmInputError(f"fit-priors reads itrace or eyelink studies, not {args.format!r}", field="--format")
-    priors = fit_label_priors(trials, min_count=args.min_count,
-                              meta={"format": args.format, "command": " ".join(["gazelm gaze", *sys.argv[1:]])})
+    from gazelm.config import default_data_dir
+
+    command = " ".join(["gazelm gaze", *(f"'{a}'" if " " in a else a for a in sys.argv[1:])])
+    command = command.replace(str(Path(default_data_dir())), "$GAZELM_DATA_DIR")
+    priors = fit_label_priors(trials, min_count=args.min_count, meta={"format": args.format, "command": command})
     out = save_priors(priors, args.out)
     print(f"{len(trials)} trials, {len(priors.betas)} labels, {len(priors.ngram_counts)} n-grams → {out}")
     if args.format == "eyelink":
@@ -156,7 +159,6 @@ def _heatmap(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import cm
 
     code = _code_text(args.file)
     if args.fixations:
@@ -184,7 +186,7 @@ def _heatmap(args: argparse.Namespace) -> int:
     ax.set_xlim(0, width + 1)
     ax.set_ylim(len(lines), -1)
     ax.axis("off")
-    cmap = cm.get_cmap("YlOrRd")
+    cmap = matplotlib.colormaps["YlOrRd"]
     import bisect
 
     for (a, b), v in zip(spans, values):

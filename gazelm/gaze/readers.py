@@ -184,6 +184,9 @@ def _finish(df: pd.DataFrame, counts: ReadCounts, path: Path) -> pd.DataFrame:
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     for col in ("participant", "stimulus", "trial"):
         df[col] = df[col].astype(str)
+    for col in ("token", "aoi", "label"):
+        if col in df.columns:  # missing is None, never NaN
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
     extra = [c for c in df.columns if c not in COLUMNS]
     df = df[list(COLUMNS) + extra].reset_index(drop=True)
     df.attrs["counts"] = counts.as_dict()
@@ -608,6 +611,13 @@ def read_fixations(path: str | Path, format: str, **options: Any) -> pd.DataFram
     if on_error not in ("raise", "drop"):
         raise GazelmInputError(f"on_error must be 'raise' or 'drop', not {on_error!r}", field="on_error")
     reader = FORMATS.get(format)
+    import inspect
+
+    accepted = set(inspect.signature(reader).parameters) - {"path"}
+    for name in options:
+        if name not in accepted:
+            raise GazelmInputError(f"format {format!r} takes no option {name!r} (options: "
+                                   f"{', '.join(sorted(a for a in accepted if not a.startswith('_')))})", field=name)
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.glob(FORMATS.meta(format)["pattern"]) if p.is_file())

@@ -44,13 +44,13 @@ def _quotas(counts: dict[str, int], priors: GazePriors, m: int) -> dict[str, int
         return {s: 0 for s in counts}
     raw = {s: m * e / total for s, e in expected.items()}
     q = {s: min(int(v), counts[s]) for s, v in raw.items()}
-    left = m - sum(q.values())
-    for s in sorted(raw, key=lambda s: (-(raw[s] - int(raw[s])), s)):
-        if left <= 0:
-            break
-        if q[s] < counts[s]:
-            q[s] += 1
-            left -= 1
+    left = min(m, sum(counts.values())) - sum(q.values())
+    order = sorted(raw, key=lambda s: (-(raw[s] - int(raw[s])), -expected[s], s))
+    while left > 0:  # largest remainders first; what capped labels cannot take goes round again
+        for s in order:
+            if left > 0 and q[s] < counts[s]:
+                q[s] += 1
+                left -= 1
     return q
 
 

@@ -3,9 +3,9 @@
 Sandbox (one fresh ``python`` process per program, :func:`run_program`):
 
 * temporary working directory, deleted afterwards; minimal environment;
-* resource limits set before ``exec``: address space (``RLIMIT_AS``), CPU seconds
-  (``RLIMIT_CPU``), file size (``RLIMIT_FSIZE``), no core dumps; own process group,
-  killed as a whole at the wall-clock timeout;
+* resource limits set by the child's prelude before the program is read: address
+  space (``RLIMIT_AS``), CPU seconds (``RLIMIT_CPU``), file size (``RLIMIT_FSIZE``), no
+  core dumps; own session / process group, killed as a whole at the wall-clock timeout;
 * no network: a new network namespace when the kernel allows it (``unshare``), and
   in any case ``socket`` is replaced in the child before the program runs;
 * writes outside the working directory refused (``open``/``os.open`` guarded), then
@@ -24,7 +24,6 @@ import json
 import math
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -42,7 +41,17 @@ from gazelm.metrics.registry import MetricResult, register_metric
 EXIT_MEMORY = 3
 
 _PRELUDE = r'''
-import builtins, io, os, sys
+import builtins, io, os, resource, sys
+# limits first, before any program code is read (argv: memory bytes, CPU seconds, file bytes)
+_mem, _cpu, _fsize = (int(x) for x in sys.argv[1:4])
+resource.setrlimit(resource.RLIMIT_AS, (_mem, _mem))
+resource.setrlimit(resource.RLIMIT_CPU, (_cpu, _cpu + 1))
+resource.setrlimit(resource.RLIMIT_FSIZE, (_fsize, _fsize))
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+try:
+    os.unshare(os.CLONE_NEWNET)  # empty network namespace where permitted (Python >= 3.12, CAP_SYS_ADMIN)
+except (AttributeError, OSError):
+    pass  # the socket guard below still applies
 _root = os.path.realpath(os.getcwd())
 def _inside(path):
     if isinstance(path, int):
@@ -96,21 +105,6 @@ class ExecutionResult:
         return self.status == "passed"
 
 
-def _limit_child(memory_bytes: int, cpu_seconds: int, file_bytes: int) -> None:
-    """preexec_fn: resource limits and (when permitted) an empty network namespace."""
-    os.setsid()
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    unshare = getattr(os, "unshare", None)
-    if unshare is not None and hasattr(os, "CLONE_NEWNET"):
-        try:
-            unshare(os.CLONE_NEWNET)
-        except OSError:
-            pass  # no CAP_SYS_ADMIN: the socket guard in the prelude still applies
-
-
 def run_program(program: str, timeout: float = 10.0, memory_mb: int = 1024,
                 file_mb: int = 16) -> ExecutionResult:
     """Execute ``program`` in a sandboxed child; passed means it exited with status 0."""
@@ -120,10 +114,11 @@ def run_program(program: str, timeout: float = 10.0, memory_mb: int = 1024,
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": cwd, "TMPDIR": cwd,
                "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
         cpu = max(1, math.ceil(timeout)) + 1
+        # no preexec_fn (unsafe with threads): the prelude sets its own limits before the program
         proc = subprocess.Popen(
-            [sys.executable, "-u", "sandbox_prelude.py"], cwd=cwd, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=lambda: _limit_child(memory_mb * 2**20, cpu, file_mb * 2**20))
+            [sys.executable, "-u", "sandbox_prelude.py", str(memory_mb * 2**20), str(cpu), str(file_mb * 2**20)],
+            cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True)
         try:
             _, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

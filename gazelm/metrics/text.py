@@ -56,10 +56,25 @@ PARALLEL_MIN_PAIRS = 200
 
 
 # ---------------------------------------------------------------- process-parallel helper
+def idle_cores() -> int:
+    """Usable cores minus the 1-minute load average (this process counted as idle), at least 1."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(usable, int(usable - busy + 1)))
+
+
 def resolve_n_jobs(n_jobs: int | None, n_items: int) -> int:
-    """Worker processes to use: ``None``/0 → all cores when the corpus is large enough, else 1."""
+    """Worker processes to use.
+
+    ``None``/0 (auto): the idle cores (:func:`idle_cores`) when there are at least
+    :data:`PARALLEL_MIN_PAIRS` items, else 1 — on a saturated machine extra processes
+    only add overhead. ``-1`` = all usable cores, ``-2`` all but one, …; ``k > 0`` = k.
+    """
     if n_jobs is None or n_jobs == 0:
-        n_jobs = (os.cpu_count() or 1) if n_items >= PARALLEL_MIN_PAIRS else 1
+        n_jobs = idle_cores() if n_items >= PARALLEL_MIN_PAIRS else 1
     elif n_jobs < 0:
         n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
     return max(1, min(int(n_jobs), max(1, n_items)))

@@ -51,6 +51,9 @@ def test_eval_jsonl_predictions_and_bad_input_errors(tmp_path):
                    f"hydra.run.dir={tmp_path / 'o'}"], tmp_path)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout.strip().splitlines()[-1]) == {"exact_match": 0.5, "h_exact": 0.5}
+    res = _gazelm(["eval", "predictions=preds.jsonl", "metrics=exact_match", f"hydra.run.dir={tmp_path / 'o1'}"],
+                  tmp_path)
+    assert json.loads(res.stdout.strip().splitlines()[-1]) == {"exact_match": 0.5}
 
     (tmp_path / "R.txt").write_text("only one line\n")
     (tmp_path / "P.txt").write_text("a\nb\n")

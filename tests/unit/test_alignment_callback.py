@@ -79,3 +79,30 @@ def test_unknown_metric_or_operator_fails_early():
         AttentionAlignmentEvaluator(examples=EXAMPLES, metrics=["nope"])
     with pytest.raises(KeyError, match="unknown attention operator"):
         AttentionAlignmentEvaluator(operator={"name": "nope"}, examples=EXAMPLES)
+
+
+def test_heatmaps_are_logged_to_wandb_when_attached(tmp_path):
+    from lightning.pytorch.loggers import WandbLogger
+
+    logged = []
+    fake = object.__new__(WandbLogger)  # no wandb run: only the isinstance check and log_image matter
+    fake.log_image = lambda **kwargs: logged.append(kwargs)
+    trainer = SimpleNamespace(loggers=[fake], current_epoch=2, global_step=7, default_root_dir=str(tmp_path),
+                              is_global_zero=True)
+    callback = AttentionAlignmentEvaluator(examples=EXAMPLES, heatmaps=2)
+    probed = [[("Return", 0.5, (0, 6)), (" the", 0.1, (6, 10))], [("Check", 1.0, (0, 5))]]
+    callback._heatmaps(trainer, probed, [[(0, 6)], []])
+    assert len(logged) == 1 and logged[0]["key"] == "align/heatmaps" and logged[0]["step"] == 7
+    assert [p.split("/")[-1] for p in logged[0]["images"]] == ["epoch002_example0.png", "epoch002_example1.png"]
+
+
+def test_probe_texts_offsets_cover_the_prompt():
+    from gazelm.attention.probe import OperatorSpec, probe_texts
+
+    module = TinyModule()
+    texts = [e["prompt"] for e in EXAMPLES]
+    probed = probe_texts(module.backbone.model, module.backbone.tokenizer, texts, OperatorSpec("rollout"), batch_size=2)
+    for text, tokens in zip(texts, probed):
+        assert "".join(t[0] for t in tokens) == text
+        assert all(text[a:b] == piece for piece, _, (a, b) in tokens)
+        assert sum(t[1] for t in tokens) == pytest.approx(1.0, abs=1e-5)  # rollout row over the prompt

@@ -85,3 +85,33 @@ def test_mask_fill_requires_a_tokenizer(setup):
     model, _ = setup
     with pytest.raises(ValueError, match="tokenizer"):
         get_operator("mask_fill")(model, torch.tensor([[1, 2]]), None)
+
+
+def test_default_fill_model_runs_a_local_fill_mask_pipeline(tmp_path):
+    from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerFast
+
+    from gazelm.attention.operators.mask_fill import HFFillMask
+
+    base = train_bpe_tokenizer(PROMPTS * 3, vocab_size=280)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=base.backend_tokenizer, pad_token="<pad>", unk_token="<unk>",
+                                        mask_token="<unk>", cls_token="<s>", sep_token="</s>")
+    torch.manual_seed(0)
+    BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=32)).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    fill = HFFillMask(str(tmp_path))
+    one = fill([(PROMPTS[0], 6, 7)])
+    two = fill([(PROMPTS[0], 6, 7), (PROMPTS[1], 0, 6)])
+    assert len(one) == 1 and len(two) == 2 and one[0] == two[0]
+    assert all(isinstance(word, str) for word in two)
+
+
+def test_probe_texts_runs_mask_fill_on_truncated_prompts(setup):
+    from gazelm.attention.probe import OperatorSpec, probe_texts
+
+    model, tokenizer = setup
+    spec = OperatorSpec("mask_fill", params={"fill_model": UpperFill(), "max_new_tokens": 3})
+    full = probe_texts(model, tokenizer, PROMPTS, spec)
+    cut = probe_texts(model, tokenizer, PROMPTS, spec, max_length=4)
+    assert [len(t) for t in cut] == [4, 4] and all(len(t) > 4 for t in full)
+    assert all(score >= 0 for tokens in full + cut for _, score, _ in tokens)

@@ -141,12 +141,15 @@ def test_meteor_fixed_pairs():
 
 
 def test_meteor_without_wordnet_is_a_clear_error(tmp_path):
-    code = ("import gazelm.metrics as m\n"
+    # a fresh process whose NLTK search path holds no WordNet (.venv/nltk_data is a default path)
+    code = ("import sys, nltk\n"
+            "nltk.data.path[:] = [sys.argv[1]]\n"
+            "import gazelm.metrics as m\n"
             "try:\n    m.score(['meteor'], ['a'], ['a'])\n"
             "except Exception as e:\n    print(type(e).__name__, e)\n")
-    env = {**os.environ, "NLTK_DATA": str(tmp_path / "none"), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path,
-                         timeout=120)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "none")], env=env, capture_output=True,
+                         text=True, cwd=tmp_path, timeout=120)
     assert "WordNetMissingError" in out.stdout and "install_wordnet.sh" in out.stdout
 
 
@@ -224,3 +227,32 @@ def test_codebleu_dataflow_zero_counts_as_one():
 def test_codebleu_rejects_unsupported_language():
     with pytest.raises(ValueError, match="lang must be one of java, python, c_sharp"):
         gm.compute("codebleu", ["x"], ["x"], lang="cobol")
+
+
+def test_parallel_chunks_keep_order_and_values():
+    rng = random.Random(1)
+    words = "int x y return if else for while foo bar baz".split()
+    refs = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 12))) for _ in range(30)]
+    preds = [_perturb(r, rng) for r in refs]
+    one = gm.compute(["bleu_sacre", "chrf", "rouge_l"], preds, refs, n_jobs=1)
+    two = gm.compute(["bleu_sacre", "chrf", "rouge_l"], preds, refs, n_jobs=2)
+    for name in one:
+        assert two[name].value == pytest.approx(one[name].value, abs=1e-12)
+        assert two[name].per_example == pytest.approx(one[name].per_example, abs=1e-12)
+
+
+def test_install_wordnet_script_writes_lexnames(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "data.noun").write_text("fake\n")
+    (src / "index.noun").write_text("fake\n")
+    env = {**os.environ, "WORDNET_SRC": str(src)}
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "install_wordnet.sh"), str(tmp_path / "nltk")], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    dest = tmp_path / "nltk" / "corpora" / "wordnet"
+    rows = (dest / "lexnames").read_text().splitlines()
+    assert len(rows) == 45
+    assert rows[0] == "00\tadj.all\t3" and rows[3] == "03\tnoun.Tops\t1" and rows[29] == "29\tverb.body\t2"
+    assert rows[44] == "44\tadj.ppl\t3"
+    assert (dest / "data.noun").read_text() == "fake\n"

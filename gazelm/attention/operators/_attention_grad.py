@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gazelm.attention.forward import gather_score, probe_attentions, run_model
+from gazelm.attention.forward import probe_attentions, select_score, target_logits
 from gazelm.attention.target import ResolvedTarget, eager_attention
 
 
@@ -15,11 +15,10 @@ def attention_and_gradient(model, rt: ResolvedTarget, score: str = "logit", crea
     Causal LMs: decoder self-attention; encoder-decoders: cross-attention over the input.
     """
     with eager_attention(model), torch.enable_grad():
-        outputs = run_model(model, rt, output_attentions=True)
+        outputs, rows = target_logits(model, rt, output_attentions=True)
         attentions = list(probe_attentions(outputs, rt))
-        value = gather_score(outputs.logits, rt.positions, rt.tokens, rt.weights, score)
+        value = select_score(rows, rt.tokens, rt.weights, score)
         grads = torch.autograd.grad(value.sum(), attentions, create_graph=create_graph, allow_unused=True)
-        rows = outputs.logits.gather(1, rt.positions.unsqueeze(-1).expand(-1, -1, outputs.logits.shape[-1]))
         probs = torch.softmax(rows, dim=-1).gather(2, rt.tokens.unsqueeze(-1)).squeeze(-1)
     grads = [torch.zeros_like(a) if g is None else g for a, g in zip(attentions, grads)]
     if not create_graph:

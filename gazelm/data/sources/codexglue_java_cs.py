@@ -19,8 +19,10 @@ _LANG = {"java": ("java", "java"), "cs": ("cs", "c_sharp")}
 
 
 def _read_lines(path: Path) -> list[str]:
-    with open(require_file(path, "CodeXGLUE file"), encoding="utf-8") as fh:
-        return [line.rstrip("\n") for line in fh]
+    """Lines split on "\n" only (a stray "\r" inside a line must not shift the alignment)."""
+    with open(require_file(path, "CodeXGLUE file"), encoding="utf-8", newline="") as fh:
+        lines = fh.read().split("\n")
+    return [line.rstrip("\r") for line in (lines[:-1] if lines and lines[-1] == "" else lines)]
 
 
 @register_source("codexglue_java_cs")

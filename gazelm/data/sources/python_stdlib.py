@@ -26,7 +26,7 @@ from gazelm.data.sources.common import check_split, check_task, hash_split, limi
 TASKS = ("summarization", "completion", "generation")
 _EXCLUDED_PARTS = {"test", "tests", "idlelib", "lib2to3", "site-packages", "dist-packages", "__pycache__",
                    "turtledemo", "ensurepip", "venv"}
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+_SENTENCE_END = re.compile(r"(?<!e\.g\.)(?<!i\.e\.)(?<!etc\.)(?<=[.!?])\s")
 
 
 def first_sentence(docstring: str) -> str:
@@ -99,7 +99,7 @@ def _collect(root: str, min_lines: int, max_lines: int, cache_dir: str | None) -
     root_path = Path(root)
     cache = None
     if cache_dir:
-        key = hashlib.sha1(f"{root}|{sys.version}|{min_lines}|{max_lines}|v1".encode()).hexdigest()[:16]
+        key = hashlib.sha1(f"{root}|{sys.version}|{min_lines}|{max_lines}|v2".encode()).hexdigest()[:16]
         cache = Path(cache_dir) / f"python_stdlib-{key}.jsonl"
         if cache.exists():
             with open(cache, encoding="utf-8") as fh:

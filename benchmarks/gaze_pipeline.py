@@ -1,0 +1,139 @@
+"""Gaze data side vs. the tiny model's training throughput, on the EyeMulator corpus rows.
+
+Pipeline (one core, ``torch.set_num_threads(1)``): tree-sitter labelling + pseudo-scanpath
+from the EyeMulator release priors + EyeMulator weights + projection onto the subwords of
+a BPE tokenizer (offset mapping), i.e. what ``gaze=eyemulator_priors`` adds per example.
+Reference: plain torch training steps (forward, backward, AdamW) of a tiny T5 built from
+config (d_model 64, 2 layers) at batch 16, source length ≤ 256, on the same rows.
+Also reports how much faster a cached re-run of the pipeline is.
+
+    python benchmarks/gaze_pipeline.py [--rows 600] [--steps 20]
+
+Last line: ``RATIO <pipeline examples/s ÷ training examples/s>`` (target ≥ 20).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def load_rows(data_dir: Path, n: int) -> list[dict]:
+    rows = []
+    for name in ("translation_test_final.jsonl", "summarization_test_final.jsonl",
+                 "translation_valid_final.jsonl", "summarization_valid_final.jsonl"):
+        with open(data_dir / "eyemulator" / "corpus" / "data" / name, encoding="utf-8") as fh:
+            for line in fh:
+                rows.append(json.loads(line))
+                if len(rows) >= n:
+                    return rows
+    return rows
+
+
+def train_tokenizer(texts: list[str]):
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=2000, special_tokens=["<pad>", "</s>", "<unk>"]))
+    return tok
+
+
+def pipeline_pass(provider, tok, rows) -> float:
+    from gazelm.gaze.project import project_token_values
+
+    t0 = time.perf_counter()
+    for r in rows:
+        ann = provider.annotate(r["code"], "java", r.get("code_content_hash", ""))
+        enc = tok.encode(r["code"])
+        if ann is not None:
+            project_token_values(enc.offsets[:256], ann.spans, ann.weights, 1.0)
+    return time.perf_counter() - t0
+
+
+def training_throughput(tok, rows, steps: int, batch: int = 16) -> float:
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(0)
+    cfg = T5Config(vocab_size=tok.get_vocab_size(), d_model=64, d_kv=16, d_ff=128, num_layers=2,
+                   num_decoder_layers=2, num_heads=4, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    model = T5ForConditionalGeneration(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def batch_at(i: int):
+        chunk = [rows[(i * batch + k) % len(rows)] for k in range(batch)]
+        src = [tok.encode(r["code"]).ids[:255] + [1] for r in chunk]
+        tgt = [tok.encode(r["content"]).ids[:127] + [1] for r in chunk]
+        pad = lambda seqs, fill: torch.tensor([s + [fill] * (max(map(len, seqs)) - len(s)) for s in seqs])  # noqa
+        ids, labels = pad(src, 0), pad(tgt, -100)
+        return ids, (ids != 0).long(), labels
+
+    batches = [batch_at(i) for i in range(steps + 2)]
+    model.train()
+    for ids, att, labels in batches[:2]:  # warm-up
+        model(input_ids=ids, attention_mask=att, labels=labels).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    t0 = time.perf_counter()
+    for ids, att, labels in batches[2:]:
+        loss = model(input_ids=ids, attention_mask=att, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    from gazelm.config import default_data_dir
+    from gazelm.gaze.providers import EyeMulatorPriorsProvider
+
+    data_dir = Path(args.data_dir or default_data_dir())
+    rows = load_rows(data_dir, args.rows)
+    tok = train_tokenizer([r["code"] for r in rows] + [r["content"] for r in rows])
+
+    torch.set_num_threads(1)
+    provider = EyeMulatorPriorsProvider(priors="combined", data_dir=str(data_dir))
+    first = pipeline_pass(provider, tok, rows)
+    cached = pipeline_pass(provider, tok, rows)
+    only_gaze_first = time.perf_counter()
+    fresh = EyeMulatorPriorsProvider(priors="combined", data_dir=str(data_dir))
+    for r in rows:
+        fresh.annotate(r["code"], "java", "")
+    only_gaze_first = time.perf_counter() - only_gaze_first
+    t0 = time.perf_counter()
+    for r in rows:
+        fresh.annotate(r["code"], "java", "")
+    only_gaze_cached = time.perf_counter() - t0
+    pipe_eps = len(rows) / first
+
+    torch.set_num_threads(int(os.environ.get("GAZELM_BENCH_TRAIN_THREADS", torch.get_num_interop_threads())))
+    train_eps = training_throughput(tok, rows, args.steps)
+
+    print(f"rows: {len(rows)} EyeMulator corpus rows (Java), torch {torch.__version__}")
+    print(f"pipeline (1 thread, label+simulate+weights+projection): {pipe_eps:,.0f} examples/s")
+    print(f"pipeline re-run with cache (incl. tokenizer + projection): {len(rows) / cached:,.0f} examples/s "
+          f"({first / cached:.1f}x)")
+    print(f"gaze provider alone: first {len(rows) / only_gaze_first:,.0f} ex/s, cached "
+          f"{len(rows) / only_gaze_cached:,.0f} ex/s ({only_gaze_first / only_gaze_cached:.0f}x)")
+    print(f"tiny T5 training (d_model 64, 2 layers, batch 16, src<=256, {torch.get_num_threads()} threads): "
+          f"{train_eps:,.1f} examples/s")
+    print(f"RATIO {pipe_eps / train_eps:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gazelm.data.sources import load_examples
+from gazelm.data.sources.common import hash_split
+from gazelm.data.sources.mbpp import mbpp_split
+from gazelm.data.sources.python_stdlib import first_sentence
+
+MODULE = '''
+def add(a, b):
+    """Add two numbers and return the sum. More text here.
+
+    Details.
+    """
+    total = a + b
+    return total
+
+
+class Box:
+    def size(self):
+        """Return the number of items in the box."""
+        n = len(self.items)
+        return n
+
+def nodoc(x):
+    y = x
+    return y
+'''
+
+
+@pytest.fixture()
+def tiny_stdlib(tmp_path: Path) -> Path:
+    (tmp_path / "mod.py").write_text(MODULE)
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "test_mod.py").write_text(MODULE)  # test packages are excluded
+    return tmp_path
+
+
+def _all_splits(task: str, root: Path) -> dict[str, object]:
+    out = {}
+    for split in ("train", "val", "test"):
+        try:
+            out.update({e.id: e for e in load_examples("python_stdlib", task, split, stdlib_dir=str(root),
+                                                        min_lines=3, val_percent=0, test_percent=0)})
+        except Exception:  # empty splits raise; train holds everything with 0% val/test
+            pass
+    return out
+
+
+def test_first_sentence() -> None:
+    assert first_sentence("Add two numbers. More.\n\nDetails.") == "Add two numbers."
+    assert first_sentence("  Return the\n   value  e.g. this one\n\nx") == "Return the value e.g. this one"
+
+
+def test_stdlib_summarization_strips_the_docstring(tiny_stdlib: Path) -> None:
+    ex = _all_splits("summarization", tiny_stdlib)
+    assert sorted(ex) == ["mod:Box.size", "mod:add"]
+    add = ex["mod:add"]
+    assert add.source == "def add(a, b):\n    total = a + b\n    return total"
+    assert add.target == "Add two numbers and return the sum."
+    assert ex["mod:Box.size"].source.startswith("def size(self):\n    n = len")
+
+
+def test_stdlib_completion_and_generation(tiny_stdlib: Path) -> None:
+    comp = _all_splits("completion", tiny_stdlib)["mod:add"]
+    assert (comp.source, comp.target) == ("def add(a, b):\n", "    total = a + b\n    return total")
+    gen = _all_splits("generation", tiny_stdlib)["mod:add"]
+    assert gen.source.startswith("def add(a, b):\n    \"\"\"Add two") and gen.source.endswith('    """')
+    assert gen.target == "    total = a + b\n    return total"
+
+
+def test_hash_split_is_stable_and_proportional() -> None:
+    assert hash_split("json.decoder:py_scanstring") == hash_split("json.decoder:py_scanstring")
+    counts = {s: 0 for s in ("train", "val", "test")}
+    for i in range(10_000):
+        counts[hash_split(f"k{i}", 5, 5)] += 1
+    assert 400 < counts["val"] < 600 and 400 < counts["test"] < 600
+
+
+def test_real_stdlib_has_thousands_of_examples(shared_cache: Path) -> None:
+    train = load_examples("python_stdlib", "summarization", "train", cache_dir=str(shared_cache))
+    assert len(train) > 1000
+    assert not any(".test." in e.id or e.id.startswith("test.") for e in train)
+
+
+def test_mbpp_split_follows_the_paper() -> None:
+    assert [mbpp_split(i) for i in (1, 10, 11, 510, 511, 600, 601, 974)] == \
+        ["train", "train", "test", "test", "val", "val", "train", "train"]
+
+
+def test_humaneval_from_the_package() -> None:
+    problems = load_examples("humaneval", "generation", "test")
+    assert len(problems) == 164 and problems[0].id == "HumanEval/0"
+    assert problems[0].meta["entry_point"] == "has_close_elements"
+
+
+def test_real_files(data_dir: Path) -> None:
+    mbpp = [load_examples("mbpp", "generation", s, path=str(data_dir / "mbpp" / "mbpp.jsonl")) for s in ("train", "val", "test")]
+    assert [len(x) for x in mbpp] == [384, 90, 500]
+    cx = load_examples("codexglue_java_cs", "translation", "val", path=str(data_dir / "codexglue-java-cs"),
+                       direction="cs_java")
+    assert len(cx) == 499 and cx[0].source_language == "c_sharp" and cx[0].target_language == "java"
+    em = load_examples("eyemulator_jsonl", "translation", "test", path=str(data_dir / "eyemulator" / "dataset_sample"))
+    assert len(em) == 30 and em[0].target_language == "c_sharp"
