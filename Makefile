@@ -8,9 +8,11 @@ TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?=
 PYTEST_ARGS ?=
 STAMP := $(VENV)/.gazelm-installed
+# codebleu's data-flow match depends on Python's hash seed: fix it for reproducible scores
+export PYTHONHASHSEED ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast sweep bench clean
+.PHONY: help install train test test-fast sweep bench clean lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,6 +22,7 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -c requirements/lock.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-deps -c requirements/lock.txt "lxt==2.1"  # AttnLRP; its own pins would pull a CUDA torch
 	-bash scripts/install_wordnet.sh $(VENV)/nltk_data
 	@touch $(STAMP)
 
@@ -34,11 +37,17 @@ test: install ## the whole test suite, slow tests included (what CI runs)
 test-fast: install ## unit and integration tests, without the slow marker
 	NLTK_DATA=$(CURDIR)/$(VENV)/nltk_data $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-sweep: install ## the ablation sweep on the tiny model: objective x seed (ARGS="..." to change it)
-	$(BIN)/gazelm train -m objective=ce seed=0,1 $(ARGS)
+sweep: install ## a small gaze ablation offline: {ce, eyemulator} x 2 seeds on the default, then its report
+	$(BIN)/gazelm train -m objective=ce,eyemulator gaze=eyelink_python seed=0,1 hydra.sweep.dir=outputs/multiruns/make-sweep $(ARGS)
+	$(BIN)/gazelm report outputs/multiruns/make-sweep --baseline objective=ce
 
 bench: install ## every benchmark in benchmarks/ (each prints RATIO last)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lock: install ## re-pin requirements/lock.txt from the current .venv
+	@{ echo "# Exact versions CI and \`make install\` use (pip constraints; regenerate: make lock)."; \
+	   echo "# torch is installed first and separately (CPU build where available); not pinned here."; \
+	   $(BIN)/python -m pip freeze --exclude-editable | grep -viE "^(torch|nvidia-|triton|gazelm|pip|setuptools|wheel)[=@ ]" | sort -f; } > requirements/lock.txt
 
 clean: ## remove caches and outputs (keeps .venv)
 	rm -rf .cache outputs multirun .pytest_cache

@@ -4,7 +4,8 @@ Pipeline (one core, ``torch.set_num_threads(1)``): tree-sitter labelling + pseud
 from the EyeMulator release priors + EyeMulator weights + projection onto the subwords of
 a BPE tokenizer (offset mapping), i.e. what ``gaze=eyemulator_priors`` adds per example.
 Reference: plain torch training steps (forward, backward, AdamW) of a tiny T5 built from
-config (d_model 64, 2 layers) at batch 16, source length ≤ 256, on the same rows.
+config (d_model 64, 2 layers) at batch 16, source length ≤ 256, on the same rows, also on
+one thread (``GAZELM_BENCH_TRAIN_THREADS`` to change).
 Also reports how much faster a cached re-run of the pipeline is.
 
     python benchmarks/gaze_pipeline.py [--rows 600] [--steps 20]
@@ -121,7 +122,9 @@ def main() -> None:
     only_gaze_cached = time.perf_counter() - t0
     pipe_eps = len(rows) / first
 
-    torch.set_num_threads(int(os.environ.get("GAZELM_BENCH_TRAIN_THREADS", torch.get_num_interop_threads())))
+    # one thread too by default: on a shared 2-core machine two torch threads were 15x slower
+    # per step than one (oversubscription); GAZELM_BENCH_TRAIN_THREADS=N measures N threads
+    torch.set_num_threads(int(os.environ.get("GAZELM_BENCH_TRAIN_THREADS", "1")))
     train_eps = training_throughput(tok, rows, args.steps)
 
     print(f"rows: {len(rows)} EyeMulator corpus rows (Java), torch {torch.__version__}")

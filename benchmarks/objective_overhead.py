@@ -1,10 +1,12 @@
 """Step time and memory of each gaze objective against plain cross-entropy.
 
 Same tiny Llama-style model (built from config, eager attention so that every objective
-runs on the identical model), same synthetic causal batch, one optimizer step =
+runs on the identical model; ``ce_sdpa`` shows plain CE with the faster sdpa attention,
+which cannot return attention weights), same synthetic causal batch, one optimizer step =
 forward + objective + backward + AdamW step, in plain torch with a stand-in module
-(``items_normalizer`` = this batch's counts). Objectives are timed round-robin so that
-machine noise hits all of them alike; the median step time is reported.
+(``items_normalizer`` = this batch's counts). Objectives are timed round-robin, in a
+shuffled order each round, so that machine noise hits all of them alike; the median step
+time is reported.
 
 Memory: on CUDA the peak allocated bytes of a step; on CPU the bytes of tensors saved
 for backward during the step (activation memory, the part objectives change) plus the
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import random
 import statistics
 import time
 from types import SimpleNamespace
@@ -32,14 +35,14 @@ from gazelm.objectives.preference import GazePreference
 from gazelm.objectives.reward import RewardSFT
 
 
-def build_model(args: argparse.Namespace, lora: bool) -> torch.nn.Module:
+def build_model(args: argparse.Namespace, lora: bool, attention: str = "eager") -> torch.nn.Module:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=args.vocab, hidden_size=args.hidden, intermediate_size=4 * args.hidden,
                          num_hidden_layers=args.layers, num_attention_heads=args.heads,
                          num_key_value_heads=args.heads, max_position_embeddings=args.seq)
-    config._attn_implementation = "eager"
+    config._attn_implementation = attention
     model: torch.nn.Module = LlamaForCausalLM(config)
     if lora:
         from peft import LoraConfig, get_peft_model
@@ -138,6 +141,7 @@ def main() -> None:
     full, lora = build_model(args, False), build_model(args, True)
     specs = [
         ("ce", CrossEntropy(), full),
+        ("ce_sdpa", CrossEntropy(), build_model(args, False, "sdpa")),
         ("eyemulator", EyeMulator(), full),
         ("eyemulator_example", EyeMulator(scope="example"), full),
         ("eyemulator_both", EyeMulator(loss_on="both"), full),
@@ -155,8 +159,9 @@ def main() -> None:
         for _ in range(args.warmup):
             runner.step(batch, measure_memory=False)
         runner.times.clear()
-    for _ in range(args.steps):  # round-robin
-        for runner in runners:
+    order = random.Random(0)
+    for _ in range(args.steps):  # round-robin, in a fresh order each round
+        for runner in order.sample(runners, len(runners)):
             runner.step(batch, measure_memory=False)
 
     median = {r.name: statistics.median(r.times) for r in runners}

@@ -51,11 +51,14 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     """Data, backbone (its tokenizer trained on the training split if tiny) and module."""
     gaze = instantiate(cfg.gaze) if cfg.get("gaze") else None
     datamodule: GazeDataModule = instantiate(cfg.data, gaze=gaze, _recursive_=False)
+    objective = instantiate(cfg.objective)
     model_cfg = cfg.model
     corpus = datamodule.tokenizer_corpus() if (model_cfg.get("tokenizer") or {}).get("train") else None
-    backbone: Backbone = instantiate(model_cfg, corpus=corpus, _convert_="all")
+    extra = {}
+    if "attentions" in objective.needs and not model_cfg.get("attn_implementation"):
+        extra["attn_implementation"] = "eager"  # attention weights are only returned by eager attention
+    backbone: Backbone = instantiate(model_cfg, corpus=corpus, _convert_="all", **extra)
     datamodule.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
-    objective = instantiate(cfg.objective)
     module = GazeLM(backbone, objective, optim=cfg.optim)
     return datamodule, module
 

@@ -108,8 +108,22 @@ def evaluate_predictions_file(cfg: DictConfig, output_dir: Path) -> dict[str, fl
 
 #: config key → mode. The training side adds ``"checkpoint"`` / ``"model"`` here
 #: (evaluate a checkpoint or HF model on a task's split, same return contract).
+def _checkpoint_mode(cfg: DictConfig, output_dir: Path) -> dict[str, float]:
+    from gazelm.evaluation import evaluate_checkpoint
+
+    return evaluate_checkpoint(cfg, output_dir)
+
+
+def _model_mode(cfg: DictConfig, output_dir: Path) -> dict[str, float]:
+    from gazelm.evaluation import evaluate_model
+
+    return evaluate_model(cfg, output_dir)
+
+
 MODES: dict[str, Callable[[DictConfig, Path], dict[str, float]]] = {
     "predictions": evaluate_predictions_file,
+    "checkpoint": _checkpoint_mode,
+    "model": _model_mode,
 }
 
 

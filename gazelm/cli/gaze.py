@@ -177,27 +177,30 @@ def _heatmap(args: argparse.Namespace) -> int:
         spans, values = list(ann.spans), list(ann.weights)
         title = f"EyeMulator weights ({args.priors}, {args.variant})"
     lo, hi = min(values), max(values)
-    lines = code.splitlines() or [""]
+    lines = [line.replace("\t", " ") for line in code.split("\n")]  # one cell per character
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line) + 1)
-    width = max(len(line) for line in lines)
-    fig, ax = plt.subplots(figsize=(max(6, width * 0.11), max(2, len(lines) * 0.25)))
-    ax.set_xlim(0, width + 1)
-    ax.set_ylim(len(lines), -1)
+    width = max(max(len(line) for line in lines), 40)
+    # a monospace grid: the font's advance (0.6 em for DejaVu Sans Mono) is one x unit
+    size = 8.0
+    cell_w, cell_h = 0.6 * size / 72, 1.3 * size / 72
+    fig = plt.figure(figsize=((width + 2) * cell_w, (len(lines) + 3) * cell_h))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(-1, width + 1)
+    ax.set_ylim(len(lines), -3)
     ax.axis("off")
     cmap = matplotlib.colormaps["YlOrRd"]
     import bisect
 
     for (a, b), v in zip(spans, values):
         row = bisect.bisect_right(starts, a) - 1
-        col = a - starts[row]
         level = (v - lo) / (hi - lo) if hi > lo else 0.0
-        ax.add_patch(plt.Rectangle((col, row - 0.45), b - a, 0.9, color=cmap(level), alpha=0.8, lw=0))
+        ax.add_patch(plt.Rectangle((a - starts[row], row - 0.5), b - a, 1.0, color=cmap(level), alpha=0.85, lw=0))
     for row, line in enumerate(lines):
-        ax.text(0, row, line, family="monospace", fontsize=8, va="center")
-    ax.set_title(title, fontsize=9)
-    fig.savefig(args.out, dpi=args.dpi, bbox_inches="tight")
+        ax.text(0, row, line, family="DejaVu Sans Mono", fontsize=size, va="center", ha="left")
+    ax.text(0, -2, f"{title}  (range {lo:.3g}–{hi:.3g})", fontsize=size, va="center", ha="left")
+    fig.savefig(args.out, dpi=args.dpi)
     print(f"heatmap → {args.out}")
     return 0
 

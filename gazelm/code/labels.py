@@ -91,30 +91,45 @@ _BLOCK_OWNER_LABELS: dict[str, str | None] = {
 }
 
 
+# Expression-level labels: an enclosing statement-level element (declaration, condition,
+# loop, return, ...) takes precedence over them, as in gazelm.code.tokens.STATEMENT_LABELS.
+EXPRESSION_LABELS = frozenset({"function call", "argument", "literal", "operation", "index operation",
+                               "assignment", "operator"})
+
+
 def label_from_srcml(path: str) -> str | None:
     """Semantic label of a token from its srcML element path (``a->b->c``), or ``None``.
 
-    Walks the elements from the innermost outwards and returns the first mapped label
-    (``SRCML_LABELS``; ``block``s by their owner, ``_BLOCK_OWNER_LABELS``); a ``name``
-    reached without any mapped element is a variable (an external class when it names a
-    ``type``). ``class``/``unit`` stop the walk.
+    Walks the elements from the innermost outwards: the first statement-level label
+    (``SRCML_LABELS``; ``block``s by their owner, ``_BLOCK_OWNER_LABELS``) wins; an
+    expression-level one (call, argument, literal, ...) is kept only if no statement-level
+    element encloses it before the walk stops at a function/class body. A ``name``
+    reached without any label is a variable (an external class when it names a ``type``).
     """
     if not path:
         return None
     parts = path.split("->")
+    expression: str | None = None
     for i in range(len(parts) - 1, -1, -1):
         element = parts[i]
+        label: str | None
         if element in ("block", "block_content"):
             owner = next((p for p in reversed(parts[:i]) if p not in ("block", "block_content")), "unit")
-            if owner in _BLOCK_OWNER_LABELS:
-                if _BLOCK_OWNER_LABELS[owner] is not None:
-                    return _BLOCK_OWNER_LABELS[owner]
-                break
+            if owner not in _BLOCK_OWNER_LABELS:
+                continue
+            label = _BLOCK_OWNER_LABELS[owner]
+        elif element in SRCML_LABELS:
+            label = SRCML_LABELS[element]
+        else:
             continue
-        if element in SRCML_LABELS:
-            if SRCML_LABELS[element] is None:
-                break
-            return SRCML_LABELS[element]
+        if label is None:
+            break
+        if label not in EXPRESSION_LABELS:
+            return label
+        if expression is None:
+            expression = label
+    if expression is not None:
+        return expression
     last = parts[-1]
     if last == "name":
         return "external class" if len(parts) > 1 and parts[-2] == "type" else "variable"

@@ -2,7 +2,11 @@
 
 Every leaf of the syntax tree is a token (string literals and comments are one token
 each). Its label comes from a per-language table of rules, applied top-down so that the
-*innermost* construct with a rule decides (for one node, a field rule beats a node rule):
+*innermost* construct with a rule decides (for one node, a field rule beats a node rule),
+except that statement-level labels (declarations, conditions, loops, returns, exception
+handling; :data:`STATEMENT_LABELS`) take precedence over expression-level ones (function
+call, argument, literal, operation, index operation, assignment) nested in them, the
+convention of the EyeTrans labels the EyeMulator priors were fitted with:
 
 * ``NODE_RULES[language][node_type]``: every token inside a node of that type gets the
   label (``None`` = no label from here down, e.g. a class body);
@@ -120,6 +124,8 @@ FIELD_RULES: dict[str, dict[tuple[str, str], str | None]] = {
         ("ternary_expression", "alternative"): "conditional block",
         ("try_statement", "body"): _STOP, ("try_with_resources_statement", "body"): _STOP,
         ("lambda_expression", "body"): _STOP,
+        ("for_statement", "init"): "loop", ("enhanced_for_statement", "name"): "loop",
+        ("enhanced_for_statement", "type"): "loop",
         ("class_declaration", "name"): "external class", ("interface_declaration", "name"): "external class",
     },
     "python": {
@@ -143,6 +149,20 @@ FIELD_RULES: dict[str, dict[tuple[str, str], str | None]] = {
         ("class_declaration", "name"): "external class", ("interface_declaration", "name"): "external class",
     },
 }
+
+# Labels of statements and declarations: inside one, expression-level rules (function call,
+# argument, literal, operation, index operation, assignment) do not apply, as in the EyeTrans
+# labels behind the EyeMulator priors (a call inside ``int x = f(y);`` is part of a variable
+# declaration; a statement in an ``if`` body is part of a conditional block).
+STATEMENT_LABELS = frozenset({"function declaration", "parameter", "variable declaration", "conditional statement",
+                              "conditional block", "loop", "return", "exception handling", "comment",
+                              "external class"})
+
+# Inside a loop or a conditional block, the statements nested in it keep the enclosing label
+# (EyeTrans labels a declaration in an ``if`` body *conditional block*, an ``if`` in a loop body
+# *loop*); their own conditions, declarations of functions and comments still get theirs.
+_BLOCK_CONTEXTS = frozenset({"loop", "conditional block"})
+_NESTED_IN_BLOCKS = frozenset({"variable declaration", "conditional block", "return", "loop"})
 
 # Nodes that are one token although tree-sitter splits them (quotes, fragments, escapes).
 ATOMIC: dict[str, frozenset[str]] = {
@@ -198,25 +218,37 @@ def _parser(language: str):
 
 
 def _leaves(root, language: str) -> Iterator[tuple[object, str | None]]:
-    """Yield ``(leaf node, inherited rule label)`` in source order (one cursor walk)."""
+    """Yield ``(leaf node, rule label)`` in source order (one cursor walk).
+
+    The stack carries ``(statement label, expression label)``: a statement-level label
+    (:data:`STATEMENT_LABELS`) starts a new context and clears the expression label; an
+    expression-level label only applies where no enclosing statement-level rule set one.
+    """
     node_rules, field_rules, atomic = NODE_RULES[language], FIELD_RULES[language], ATOMIC[language]
     cursor = root.walk()
-    stack: list[str | None] = [None]  # inherited label per depth
+    stack: list[tuple[str | None, str | None]] = [(None, None)]
     while True:
         node = cursor.node
-        parent_label = stack[-1]
-        label = parent_label
-        if node.type in node_rules:
-            label = node_rules[node.type]
+        stmt, expr = stack[-1]
+        hit, rule = False, None
         field = cursor.field_name
-        if field is not None:  # the role in the parent is more specific than the node type
-            key = (node.parent.type, field)
-            if key in field_rules:
-                label = field_rules[key]
+        if field is not None and (node.parent.type, field) in field_rules:  # role beats node type
+            hit, rule = True, field_rules[(node.parent.type, field)]
+        elif node.type in node_rules:
+            hit, rule = True, node_rules[node.type]
+        if hit:
+            if rule is None:
+                stmt, expr = None, None
+            elif rule in STATEMENT_LABELS:
+                if not (stmt in _BLOCK_CONTEXTS and rule in _NESTED_IN_BLOCKS):
+                    stmt = rule
+                expr = None
+            else:
+                expr = rule
         if node.child_count == 0 or node.type in atomic:
-            yield node, label
+            yield node, stmt or expr
         elif cursor.goto_first_child():
-            stack.append(label)
+            stack.append((stmt, expr))
             continue
         while not cursor.goto_next_sibling():
             if not cursor.goto_parent():

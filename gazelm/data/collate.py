@@ -95,13 +95,15 @@ class LengthGroupedBatchSampler:
 
 
 def window_counts(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Counts that normalise a loss over an optimizer step (see ``Objective``)."""
-    labels = batch["labels"]
-    active = labels != -100
-    counts = {"n_label_tokens": active.sum()}
-    if "label_weights" in batch:
-        counts["label_weight_sum"] = (batch["label_weights"] * active).sum()
-    return counts
+    """Counts that normalise a loss over an optimizer step (see ``Objective``).
+
+    ``n_label_tokens`` (labels != -100), ``label_weight_sum``, and what the gaze
+    objectives divide by (input code tokens, examples, example-weight sums): one
+    definition, in :func:`gazelm.objectives.eyemulator.objective_window_counts`.
+    """
+    from gazelm.objectives.eyemulator import objective_window_counts
+
+    return objective_window_counts(batch)
 
 
 class AccumulationWindows:

@@ -119,8 +119,10 @@ class EyeMulatorPriorsProvider(PriorsGazeProvider):
 class ItraceJavaProvider(PriorsGazeProvider):
     """Priors gazelm fitted on the iTrace Java study (``resources/priors/itrace_java``)."""
 
-    def __init__(self, priors: str = "itrace_java", **kwargs: Any):
-        super().__init__(priors=priors, **kwargs)
+    def __init__(self, priors: str = "itrace_java", weights_variant: str = "full", w_base: float = DEFAULT_W_BASE,
+                 seed: int = 0, line_span: int = 3, data_dir: str | None = None, cache_size: int = 200_000):
+        super().__init__(priors=priors, weights_variant=weights_variant, w_base=w_base, seed=seed,
+                         line_span=line_span, data_dir=data_dir, cache_size=cache_size)
 
 
 class EyelinkPythonProvider(PriorsGazeProvider):
@@ -128,8 +130,11 @@ class EyelinkPythonProvider(PriorsGazeProvider):
     snippets, also the measured attention (dwell normalised over the snippet's tokens,
     averaged over participants; ``resources/priors/eyelink_python/attention.json``)."""
 
-    def __init__(self, priors: str = "eyelink_python", attention: str | None = None, **kwargs: Any):
-        super().__init__(priors=priors, **kwargs)
+    def __init__(self, priors: str = "eyelink_python", weights_variant: str = "full", w_base: float = DEFAULT_W_BASE,
+                 seed: int = 0, line_span: int = 3, data_dir: str | None = None, cache_size: int = 200_000,
+                 attention: str | None = None):
+        super().__init__(priors=priors, weights_variant=weights_variant, w_base=w_base, seed=seed,
+                         line_span=line_span, data_dir=data_dir, cache_size=cache_size)
         path = Path(attention) if attention else RESOURCE_DIR / "eyelink_python" / "attention.json"
         self.attention: dict[str, dict[str, Any]] = {}
         if path.exists():

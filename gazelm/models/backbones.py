@@ -46,7 +46,10 @@ class Backbone(nn.Module):
             kwargs["output_attentions"] = True
         if self.is_causal:
             return self.model(**kwargs, use_cache=False)
-        return self.model(**kwargs, labels=batch["labels"], use_cache=False)
+        # decoder inputs from the labels, without asking HF for a loss the objective recomputes
+        base = self.model.get_base_model() if self.has_lora else self.model
+        decoder_input_ids = base.prepare_decoder_input_ids_from_labels(labels=batch["labels"])
+        return self.model(**kwargs, decoder_input_ids=decoder_input_ids, use_cache=False)
 
     def parameter_counts(self) -> dict[str, int]:
         total = sum(p.numel() for p in self.parameters())
@@ -85,11 +88,14 @@ def _apply_lora(model: nn.Module, lora: Mapping[str, Any]) -> nn.Module:
 def build_backbone(kind: str, name_or_path: str | None = None, config: Mapping[str, Any] | None = None,
                    tokenizer: Mapping[str, Any] | None = None, lora: Mapping[str, Any] | None = None,
                    corpus: Iterable[str] | None = None, cache_dir: str | None = None, dtype: str | None = None,
-                   add_bos: bool = False, gradient_checkpointing: bool = False) -> Backbone:
+                   add_bos: bool = False, gradient_checkpointing: bool = False,
+                   attn_implementation: str | None = None) -> Backbone:
     """Load ``name_or_path`` or build ``config`` (``model_type`` + sizes) from scratch.
 
     With ``config`` set, the model is randomly initialised (seeded by the caller) and the
-    tokenizer's vocabulary size and special ids are filled in.
+    tokenizer's vocabulary size and special ids are filled in. ``attn_implementation``
+    (``eager``, ``sdpa``, …) is passed to Hugging Face; objectives that read attention
+    weights need ``eager``.
     """
     if kind not in KINDS:
         raise GazelmInputError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}", field="model.kind")
@@ -103,13 +109,14 @@ def build_backbone(kind: str, name_or_path: str | None = None, config: Mapping[s
         if kind == "seq2seq":
             spec.setdefault("decoder_start_token_id", tok.pad_token_id)
         hf_config = AutoConfig.for_model(model_type, **spec)
-        model = KINDS[kind].from_config(hf_config)
+        model = KINDS[kind].from_config(hf_config, attn_implementation=attn_implementation)
         if torch_dtype is not None:
             model = model.to(torch_dtype)
         identity = f"{model_type}-scratch|{identity}"
     elif name_or_path:
         try:
-            model = KINDS[kind].from_pretrained(name_or_path, dtype=torch_dtype)
+            model = KINDS[kind].from_pretrained(name_or_path, dtype=torch_dtype,
+                                                attn_implementation=attn_implementation)
         except OSError as err:
             raise GazelmInputError(f"cannot load model {name_or_path!r}: {err}", field="model.name_or_path") from None
         identity = f"{name_or_path}|{identity}"

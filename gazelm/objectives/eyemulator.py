@@ -98,10 +98,13 @@ class EyeMulator(Objective):
             raise ValueError("eyemulator: scope=example weights the target tokens only; use loss_on=target")
         self.scope, self.reduce, self.loss_on, self.normalize = scope, reduce, loss_on, normalize
 
-    def setup(self, module: Any) -> None:
-        if self.loss_on != "target" and not module.backbone.is_causal:
+    def _check_backbone(self, causal: bool) -> None:
+        if self.loss_on != "target" and not causal:
             raise ValueError(f"eyemulator: loss_on={self.loss_on} needs a causal model; an encoder-decoder "
                              "model does not predict its input tokens (use loss_on=target)")
+
+    def setup(self, module: Any) -> None:
+        self._check_backbone(module.backbone.is_causal)
 
     def _positions(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids to score (−100 = no loss) and their weights, aligned with the batch."""
@@ -128,8 +131,7 @@ class EyeMulator(Objective):
 
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
         causal = module.backbone.is_causal
-        if self.loss_on != "target" and not causal:
-            self.setup(module)
+        self._check_backbone(causal)
         labels, weights = self._positions(batch)
         logp, mask = token_log_probs(outputs.logits, labels, causal)
         w = align_for_causal(weights, causal).float() * mask

@@ -25,27 +25,29 @@ def test_spans_line_col_java():
 
 
 def test_java_labels():
-    code = ('class A { int f(int a) { String s = "x"; if (a >= 0) { a++; } '
-            'for (int i = 0; i < 3; i++) {} try { h(); } catch (Exception e) {} return g(a, s); } }')
+    code = ('class A { int f(int a) { String s = "x" + h(a); if (a >= 0) { a++; } '
+            'for (int i = 0; i < 3; i++) {} try { h(); } catch (Exception e) {} g(a, s[0], 1); return s; } }')
     toks = label_tokens(code, "java")
-    by = {(t.text, t.start): t.label for t in toks}
-    first = lambda text: next(t.label for t in toks if t.text == text)  # noqa: E731
-    assert first("f") == "function declaration"
-    assert by[("a", code.index("int a") + 4)] == "parameter"
-    assert first("s") == "variable declaration"
-    assert first('"x"') == "literal"
-    assert first("if") == "conditional statement"
-    assert first("++") == "operation"
-    assert first("for") == "loop"
-    assert first("try") == "exception handling"
-    assert first("return") == "return"
-    assert first("g") == "function call"
-    assert by[("s", code.index("g(a, s)") + 5)] == "argument"
-    assert first("catch") == "exception handling"
+    at = lambda text, after="": next(t.label for t in toks if t.start == code.index(text, code.index(after)))  # noqa
+    assert at("f") == "function declaration"
+    assert at("a", "int a") == "parameter"
+    assert at("s", "String ") == "variable declaration"
+    # statement-level labels take precedence over the call and literal inside them
+    assert at('"x"') == at("h") == "variable declaration"
+    assert at("if") == at(">=") == "conditional statement"
+    assert at("++") == "conditional block"
+    assert at("for") == at("i", "for") == at("<") == "loop"
+    assert at("try") == at("catch") == "exception handling"
+    assert at("h", "try") == "function call"  # a try body is not the try statement
+    assert at("g", "catch") == "function call"
+    assert at("a", "g(") == "argument"
+    assert at("[", "g(") == "index operation"
+    assert at("1", "s[0]") == "literal"
+    assert at("return") == at("s", "return") == "return"
 
 
 def test_python_labels_and_variable_fallback():
-    code = 'def f(x):\n    """Doc."""\n    y = x + z\n    # note\n    return y[0]\n'
+    code = 'def f(x):\n    """Doc."""\n    y = x + z\n    # note\n    print(y[0])\n    return y\n'
     toks = label_tokens(code, "python")
     lab = lambda text, k=0: [t.label for t in toks if t.text == text][k]  # noqa: E731
     assert lab("def") == "function declaration"
@@ -54,20 +56,22 @@ def test_python_labels_and_variable_fallback():
     assert lab("# note") == "comment"
     assert lab("y") == "variable declaration"
     assert lab("z") == "assignment"  # inside the assignment's right side
-    assert lab("return") == "return"
+    assert lab("print") == "function call"
     assert lab("y", 1) == "index operation"
+    assert lab("return") == lab("y", 2) == "return"
     bare = label_tokens("z\nw = 1\nw\n", "python")
     assert [t.label for t in bare if t.text in ("z", "w")] == [
         "externally defined variable or function", "variable declaration", "variable"]
 
 
 def test_c_sharp_labels():
-    code = "public int F(int a){ var b = G(a); if (b > 0) { return b; } return 0; }"
+    code = "public int F(int a){ var b = G(a); H(b); if (b > 0) { return b; } return 0; }"
     lab = {(t.text, t.start): t.label for t in label_tokens(code, "c_sharp")}
     assert lab[("F", code.index("F("))] == "function declaration"
     assert lab[("a", code.index("a)"))] == "parameter"
     assert lab[("b", code.index("b ="))] == "variable declaration"
-    assert lab[("G", code.index("G("))] == "function call"
+    assert lab[("G", code.index("G("))] == "variable declaration"
+    assert lab[("H", code.index("H("))] == "function call" and lab[("b", code.index("b);"))] == "argument"
     assert lab[("if", code.index("if"))] == "conditional statement"
 
 

@@ -150,3 +150,17 @@ def test_eyemulator_rows(tmp_path):
     with pytest.raises(GazelmInputError, match="2 values for 3 code_tokens") as err:
         read_fixations(f, "eyemulator")
     assert err.value.field == "mask" and err.value.row == 1
+
+
+def test_eyelink_bad_duration_and_missing_column(tmp_path):
+    bad = EYELINK.replace("\t150\t2\t", "\t-3\t2\t")
+    f = _write(tmp_path / "fix_report_P7.txt", bad)
+    with pytest.raises(GazelmInputError, match="negative") as err:
+        read_fixations(f, "eyelink")
+    assert (err.value.row, err.value.field) == (3, "CURRENT_FIX_DURATION")
+    df = read_fixations(f, "eyelink", on_error="drop")
+    assert df.attrs["counts"]["dropped"] == {"negative CURRENT_FIX_DURATION": 1} and len(df) == 2
+    _write(f, EYELINK.replace("code_snippet_id", "snippet"))
+    with pytest.raises(GazelmInputError, match="missing column") as err:
+        read_fixations(f, "eyelink")
+    assert err.value.field == "code_snippet_id"

@@ -1,0 +1,45 @@
+"""Each objective × {encoder-decoder, causal} × {LoRA off, on} through the real configs (two steps each)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gazelm.training import train
+from tests.helpers.compose import train_config
+
+OBJECTIVES = ["ce", "eyemulator", "reward_sft", "gaze_preference"]
+
+
+def _overrides(objective: str, model: str, lora: bool) -> list[str]:
+    out = ["debug=limit", "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+           "trainer.limit_test_batches=1", "trainer.log_every_n_steps=1", "callbacks.model_checkpoint=null",
+           "callbacks.generation.max_samples=2", "callbacks.generation.generation.max_new_tokens=4",
+           "gaze=eyelink_python", "model.tokenizer.vocab_size=600",
+           "data.source.max_examples={train: 32, val: 4, test: 4}", f"objective={objective}", f"model={model}",
+           f"model.lora.enabled={str(lora).lower()}"]
+    if objective == "reward_sft":
+        out.append("objective.warmup_steps=0")  # λ at full strength from the first step
+    return out
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+@pytest.mark.parametrize("model", ["tiny_t5", "tiny_causal"])
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_objective_fast_dev_run(objective: str, model: str, lora: bool, tmp_path: Path, shared_cache: Path) -> None:
+    cfg = train_config(tmp_path, shared_cache, *_overrides(objective, model, lora))
+    if objective == "gaze_preference" and model == "tiny_t5":
+        with pytest.raises(ValueError, match="causal"):
+            train(cfg)
+        return
+    train(cfg)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["val/loss"] > 0 and metrics["test/loss"] > 0
+    rows = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert "train/loss" in header
+    if objective == "reward_sft":
+        assert any(h.startswith("train/") and "attention" in h for h in header), header
+    if objective == "gaze_preference":
+        assert any("pref" in h for h in header), header
