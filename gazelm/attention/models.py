@@ -27,7 +27,12 @@ class ProbeModel:
 
 
 def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 512, cache: str | Path | None = None):
-    """Byte-level BPE trained on ``texts`` (loaded from ``cache`` when it exists), as a fast HF tokenizer."""
+    """Byte-level BPE trained on ``texts`` (loaded from ``cache`` when it exists), as a fast HF tokenizer.
+
+    Unlike the training side's tokenizer (:mod:`gazelm.data.tokenizer_training`, offsets trimmed
+    to the word so gaze spans project exactly), offsets here keep the leading space, so the
+    probed token pieces concatenate back to the prompt text.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 

@@ -23,6 +23,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from gazelm.errors import GazelmInputError
+from gazelm.jsonl import iter_jsonl
 from gazelm.metrics import compute
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -44,20 +45,13 @@ def read_lines(path: str | Path) -> list[str]:
 def read_jsonl_predictions(path: str | Path, need_reference: bool) -> tuple[list[str], list[str], list[str]]:
     """``(ids, predictions, references)`` from JSONL rows ``{"id", "prediction", "reference"}``."""
     ids, preds, refs = [], [], []
-    with open(path, encoding="utf-8") as f:
-        for row_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise GazelmInputError(f"not valid JSON: {err.msg}", path=path, row=row_no) from None
-            for key in ("prediction",) + (("reference",) if need_reference else ()):
-                if not isinstance(row.get(key), str):
-                    raise GazelmInputError("missing or not a string", path=path, row=row_no, field=key)
-            ids.append(str(row.get("id", row_no - 1)))
-            preds.append(row["prediction"])
-            refs.append(row.get("reference", ""))
+    for row_no, row in iter_jsonl(path):
+        for key in ("prediction",) + (("reference",) if need_reference else ()):
+            if not isinstance(row.get(key), str):
+                raise GazelmInputError("missing or not a string", path=path, row=row_no, field=key)
+        ids.append(str(row.get("id", row_no - 1)))
+        preds.append(row["prediction"])
+        refs.append(row.get("reference", ""))
     return ids, preds, refs
 
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from gazelm.errors import GazelmInputError
+from gazelm.jsonl import iter_jsonl
 
 
 def _read(args: argparse.Namespace) -> int:
@@ -101,14 +102,8 @@ def _weights(args: argparse.Namespace) -> int:
     priors = load_priors(args.priors)
     src, dst = Path(args.input), Path(args.out)
     n = 0
-    with src.open(encoding="utf-8") as fin, dst.open("w", encoding="utf-8") as fout:
-        for lineno, raw in enumerate(fin, start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise GazelmInputError(f"invalid JSON: {exc.msg}", path=src, row=lineno) from exc
+    with dst.open("w", encoding="utf-8") as fout:
+        for lineno, row in iter_jsonl(src):
             try:
                 row["weights"] = row_weights(row, priors, variant=args.variant, w_base=args.w_base,
                                              seed=args.seed + lineno)

@@ -30,7 +30,7 @@ def _key_values(items: list[str]) -> dict[str, str]:
             if "=" not in part:
                 raise GazelmInputError(f"expected key=value, got {part!r}", field="baseline")
             key, value = part.split("=", 1)
-            out[key.strip()] = value.strip()
+            out[key.strip().lstrip("+")] = value.strip()  # as in overrides.yaml keys (+group=x → group)
     return out
 
 

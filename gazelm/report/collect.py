@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from gazelm.errors import GazelmInputError
+from gazelm.jsonl import iter_jsonl
 
 _PRED_FILE = re.compile(r"^(?P<split>.+)_step(?P<step>\d+)\.jsonl$")
 
@@ -92,26 +93,19 @@ def _read_predictions(job_dir: Path) -> dict[str, dict[str, float]]:
                 latest[split] = (step, path)
     out: dict[str, dict[str, float]] = {}
     for split, (_, path) in sorted(latest.items()):
-        with open(path, encoding="utf-8") as f:
-            for row_no, line in enumerate(f, 1):
-                if not line.strip():
+        for row_no, row in iter_jsonl(path):
+            if "id" not in row:
+                raise GazelmInputError("row has no id", path=path, row=row_no, field="id")
+            scores = row.get("scores") or {}
+            if not isinstance(scores, dict):
+                raise GazelmInputError("scores must be an object", path=path, row=row_no, field="scores")
+            for metric, value in scores.items():
+                if value is None or (isinstance(value, float) and math.isnan(value)):
                     continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise GazelmInputError(f"not valid JSON: {err.msg}", path=path, row=row_no) from None
-                if "id" not in row:
-                    raise GazelmInputError("row has no id", path=path, row=row_no, field="id")
-                scores = row.get("scores") or {}
-                if not isinstance(scores, dict):
-                    raise GazelmInputError("scores must be an object", path=path, row=row_no, field="scores")
-                for metric, value in scores.items():
-                    if value is None or (isinstance(value, float) and math.isnan(value)):
-                        continue
-                    if isinstance(value, bool) or not isinstance(value, (int, float)):
-                        raise GazelmInputError(f"score is not a number: {value!r}", path=path, row=row_no,
-                                               field=f"scores.{metric}")
-                    out.setdefault(f"{split}/{metric}", {})[str(row["id"])] = float(value)
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise GazelmInputError(f"score is not a number: {value!r}", path=path, row=row_no,
+                                           field=f"scores.{metric}")
+                out.setdefault(f"{split}/{metric}", {})[str(row["id"])] = float(value)
     return out
 
 

@@ -15,14 +15,6 @@ from gazelm.cli.align import COLUMNS, run, score_main
 from gazelm.config import conf_dir
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run faster on one thread, and the suite shares 2 cores; restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

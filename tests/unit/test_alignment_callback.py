@@ -11,14 +11,6 @@ from gazelm.attention.models import tiny_causal_lm, train_bpe_tokenizer
 from gazelm.callbacks.alignment import AttentionAlignmentEvaluator, alignment_scores, human_token_attention
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run faster on one thread, and the suite shares 2 cores; restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 EXAMPLES = [{"prompt": "Return the sum of a list of numbers.", "spans": [[15, 19], [28, 35]]},
             {"prompt": "Check if a string is empty.", "spans": [[11, 17]]},
             {"prompt": "Write a function.", "spans": []}]

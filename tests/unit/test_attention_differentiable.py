@@ -10,14 +10,6 @@ from gazelm.attention.models import tiny_causal_lm
 from gazelm.attention.operators import get_operator
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run faster on one thread, and the suite shares 2 cores; restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 IDS = torch.tensor([[5, 6, 7, 8]])
 
 

@@ -9,14 +9,6 @@ from gazelm.attention.operators import get_operator
 from gazelm.attention.operators.mask_fill import code_change, generate_all, word_importance, word_spans
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run faster on one thread, and the suite shares 2 cores; restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 PROMPTS = ["Write a function to add two numbers.", "Return None if the list is empty."]
 
 

@@ -13,15 +13,6 @@ from gazelm.attention.operators.rollout import rollout_matrix
 from gazelm.attention.target import Target, left_pad, resolve_target
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run faster on one thread, and the suite shares 2 cores; restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 class LinearToy(nn.Module):
     """``logits[:, t] = (Σ_{s ≤ t} m_s e_s) A``: every gradient is known in closed form."""
 

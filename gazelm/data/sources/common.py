@@ -1,13 +1,12 @@
 """Helpers shared by the task sources: splits, JSONL reading, task checks."""
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Iterator
 
 from gazelm.errors import GazelmInputError
+from gazelm.jsonl import iter_jsonl
 
 SPLITS = ("train", "val", "test")
 
@@ -39,29 +38,16 @@ def require_file(path: str | Path, what: str) -> Path:
     return path
 
 
-def open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
-
-
 def read_jsonl(path: str | Path, required: tuple[str, ...] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, row)``; a malformed line or missing field names file, line, field."""
     path = require_file(path, "JSONL file")
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise GazelmInputError(f"malformed JSON ({err.msg} at column {err.colno})", path=path, row=lineno) from None
-            if not isinstance(row, dict):
-                raise GazelmInputError("expected a JSON object", path=path, row=lineno)
-            for key in required:
-                if key not in row:
-                    raise GazelmInputError("missing field", path=path, row=lineno, field=key)
-                if not isinstance(row[key], str):
-                    raise GazelmInputError(f"expected a string, got {type(row[key]).__name__}", path=path, row=lineno, field=key)
-            yield lineno, row
+    for lineno, row in iter_jsonl(path):
+        for key in required:
+            if key not in row:
+                raise GazelmInputError("missing field", path=path, row=lineno, field=key)
+            if not isinstance(row[key], str):
+                raise GazelmInputError(f"expected a string, got {type(row[key]).__name__}", path=path, row=lineno, field=key)
+        yield lineno, row
 
 
 def limit(examples: list, max_examples: int | None) -> list:

@@ -1,0 +1,33 @@
+"""Reading JSON Lines with errors that name the file and line."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from gazelm.errors import GazelmInputError
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, row)`` for each non-empty line (``.gz`` read transparently).
+
+    A line that is not valid JSON, or not a JSON object, raises
+    :class:`~gazelm.errors.GazelmInputError` naming the file and line.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise GazelmInputError("file not found", path=path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise GazelmInputError(f"malformed JSON ({err.msg} at column {err.colno})", path=path,
+                                       row=lineno) from None
+            if not isinstance(row, dict):
+                raise GazelmInputError("expected a JSON object", path=path, row=lineno)
+            yield lineno, row
