@@ -57,7 +57,10 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     extra = {}
     if "attentions" in objective.needs and not model_cfg.get("attn_implementation"):
         extra["attn_implementation"] = "eager"  # attention weights are only returned by eager attention
-    backbone: Backbone = instantiate(model_cfg, corpus=corpus, _convert_="all", **extra)
+    # data goes in after instantiation: texts passed through Hydra would be parsed as
+    # OmegaConf interpolations (a docstring containing "${x}" breaks the run)
+    build = instantiate(model_cfg, _partial_=True, _convert_="all")
+    backbone: Backbone = build(corpus=corpus, **extra)
     datamodule.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
     module = GazeLM(backbone, objective, optim=cfg.optim)
     return datamodule, module
@@ -80,8 +83,8 @@ def print_summary(metrics: dict[str, float], output_dir: str) -> None:
     table = Table(title="gazelm: final metrics")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for name, value in metrics.items():
-        if name.startswith(("val/", "test/")):
+    for name, value in metrics.items():  # components (val/bleu_sacre/precision_1, …) stay in metrics.json
+        if name.startswith(("val/", "test/")) and name.count("/") == 1:
             table.add_row(name, f"{value:.4f}")
     console = Console(force_terminal=False if os.environ.get("CI") else None, width=100)
     console.print(table)

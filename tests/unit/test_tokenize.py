@@ -76,3 +76,20 @@ def test_empty_texts_are_rejected_with_the_example_named(field: str) -> None:
                       "java", "text")
     with pytest.raises(GazelmInputError, match=f"bad-7.*{field}"):
         encode_example(example, TOK, TaskFormat(), causal=False, max_source_length=8, max_target_length=8)
+
+
+def test_texts_with_interpolation_syntax_reach_the_tokenizer(tmp_path, shared_cache) -> None:
+    """Training texts are data, never config: "${bar}" in a docstring must not be resolved."""
+    from gazelm.training import build_components
+    from tests.helpers.compose import train_config
+
+    stdlib = tmp_path / "lib"
+    stdlib.mkdir()
+    body = "def f{i}(x):\n    \"\"\"Format ${{bar}} and {{baz}} into the template.\"\"\"\n    y = x\n    return y\n"
+    (stdlib / "mod.py").write_text("\n".join(body.format(i=i) for i in range(40)))
+    cfg = train_config(tmp_path, shared_cache, f"+data.source.stdlib_dir={stdlib}", "+data.source.min_lines=3",
+                       "+data.source.val_percent=0", "+data.source.test_percent=0",
+                       "data.source.max_examples={train: null, val: null, test: null}", "model.tokenizer.vocab_size=300")
+    datamodule, module = build_components(cfg)
+    assert any("${bar}" in t for t in datamodule.tokenizer_corpus())
+    assert module.backbone.tokenizer.decode(module.backbone.tokenizer("${bar}")["input_ids"]) == "${bar}"
