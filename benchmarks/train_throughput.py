@@ -35,7 +35,7 @@ def _overrides(args) -> list[str]:
     model = "tiny_t5" if args.kind == "seq2seq" else "tiny_causal"
     task = "summarization" if args.kind == "seq2seq" else "completion"
     out = [f"model={model}", f"task={task}", f"data.batch_size={args.batch_size}", "model.config.dropout_rate=0.0"
-           if args.kind == "seq2seq" else "model.config.attention_dropout=0.0",
+           if args.kind == "seq2seq" else "+model.config.attention_dropout=0.0",
            f"data.source.max_examples={{train: {args.examples}, val: 8, test: 8}}", "model.tokenizer.vocab_size=4096"]
     if args.gpu:
         out += [f"model.config={json.dumps(GPU_MODEL).replace(' ', '')}", "trainer=gpu", "model.tokenizer.vocab_size=32000"]

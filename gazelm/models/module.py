@@ -125,8 +125,11 @@ class GazeLM(L.LightningModule):
             {"params": [p for n, p in params if not any(k in n for k in NO_DECAY)], "weight_decay": o.get("weight_decay", 0.01)},
             {"params": [p for n, p in params if any(k in n for k in NO_DECAY)], "weight_decay": 0.0},
         ]
+        fused = o.get("fused")
+        if fused is None:  # the fused kernel (CPU and CUDA) is several times faster than the per-tensor loop
+            fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for _, p in params)
         optimizer = torch.optim.AdamW(groups, lr=o.get("lr", 5e-4), betas=tuple(o.get("betas", (0.9, 0.999))),
-                                      eps=o.get("eps", 1e-8))
+                                      eps=o.get("eps", 1e-8), fused=bool(fused))
         total = int(self.trainer.estimated_stepping_batches)
         warmup = o.get("warmup_steps")
         if warmup is None:

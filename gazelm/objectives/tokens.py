@@ -18,10 +18,16 @@ def token_log_probs(logits: torch.Tensor, labels: torch.Tensor, causal: bool) ->
     For causal models logits at position t score labels at t+1 (as Hugging Face shifts
     internally); for encoder-decoder models they are already aligned. Returns tensors of
     shape [B, T'] (T' = T-1 for causal). Ignored positions have log-prob 0 and mask False.
+    Causal labels are shifted instead of the logits (as transformers' ``ForCausalLMLoss``
+    does), so the [B, T, V] logits are never copied.
     """
     if causal:
-        logits, labels = logits[:, :-1], labels[:, 1:]
+        labels = F.pad(labels, (0, 1), value=IGNORE_INDEX)[:, 1:]
     mask = labels != IGNORE_INDEX
     safe = labels.masked_fill(~mask, 0)
-    logp = -F.cross_entropy(logits.float().transpose(1, 2), safe, reduction="none")
-    return logp.masked_fill(~mask, 0.0), mask
+    flat = logits.reshape(-1, logits.shape[-1]).float()  # [B·T, V] rows: the fast, contiguous kernel
+    logp = -F.cross_entropy(flat, safe.reshape(-1), reduction="none").view_as(safe)
+    logp = logp.masked_fill(~mask, 0.0)
+    if causal:  # the last position predicts nothing
+        return logp[:, :-1], mask[:, :-1]
+    return logp, mask
