@@ -91,6 +91,29 @@ def training_throughput(tok, rows, steps: int, batch: int = 16) -> float:
     return steps * batch / (time.perf_counter() - t0)
 
 
+def datamodule_passes(data_dir: Path, tok, n: int) -> tuple[float, float]:
+    """The whole data side as training runs it: a ``GazeDataModule`` with the provider encodes
+    the rows and writes its tokenized cache; a new DataModule (a re-run) reads that cache."""
+    import tempfile
+
+    from gazelm.data.datamodule import GazeDataModule
+    from gazelm.gaze.providers import EyeMulatorPriorsProvider
+
+    source = {"name": "eyemulator_jsonl", "file": str(data_dir / "eyemulator" / "corpus" / "data" /
+                                                         "translation_test_final.jsonl"), "max_examples": {"test": n}}
+    task = {"name": "translation", "max_source_length": 256, "max_target_length": 128}
+    times = []
+    with tempfile.TemporaryDirectory() as cache:
+        for _ in range(2):
+            provider = EyeMulatorPriorsProvider(priors="combined", data_dir=str(data_dir))
+            dm = GazeDataModule(source, task, gaze=provider, cache_dir=cache, gaze_key="eyemulator_priors")
+            dm.attach_tokenizer(tok, causal=False, identity="bench")
+            t0 = time.perf_counter()
+            dm.split_features("test")
+            times.append(time.perf_counter() - t0)
+    return times[0], times[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=600)
@@ -121,6 +144,10 @@ def main() -> None:
         fresh.annotate(r["code"], "java", "")
     only_gaze_cached = time.perf_counter() - t0
     pipe_eps = len(rows) / first
+    from gazelm.data.tokenizer_training import train_bpe_tokenizer
+
+    hf_tok = train_bpe_tokenizer([r["code"] for r in rows] + [r["content"] for r in rows], vocab_size=4096)
+    dm_first, dm_cached = datamodule_passes(data_dir, hf_tok, len(rows))
 
     # one thread too by default: on a shared 2-core machine two torch threads were 15x slower
     # per step than one (oversubscription); GAZELM_BENCH_TRAIN_THREADS=N measures N threads
@@ -131,6 +158,8 @@ def main() -> None:
     print(f"pipeline (1 thread, label+simulate+weights+projection): {pipe_eps:,.0f} examples/s")
     print(f"pipeline re-run with cache (incl. tokenizer + projection): {len(rows) / cached:,.0f} examples/s "
           f"({first / cached:.1f}x)")
+    print(f"DataModule (gaze + tokenize + project, tokenized cache on disk): first {dm_first:.2f} s, "
+          f"re-run in a new DataModule from the cache {dm_cached:.3f} s ({dm_first / dm_cached:.0f}x)")
     print(f"gaze provider alone: first {len(rows) / only_gaze_first:,.0f} ex/s, cached "
           f"{len(rows) / only_gaze_cached:,.0f} ex/s ({only_gaze_first / only_gaze_cached:.0f}x)")
     print(f"tiny T5 training (d_model 64, 2 layers, batch 16, src<=256, {torch.get_num_threads()} threads): "

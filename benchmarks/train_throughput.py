@@ -110,7 +110,8 @@ def run_hf(args, group_by_length: bool = False) -> dict:
 
     cfg, datamodule, module = _components(args)
     model, tok, causal = module.backbone.model, module.backbone.tokenizer, module.backbone.is_causal
-    rows = [{"input_ids": f["input_ids"], "labels": f["labels"]} for f in datamodule.split_features("train")]
+    rows = [{"input_ids": f["input_ids"].tolist(), "labels": f["labels"].tolist()}
+            for f in datamodule.split_features("train")]
     base = DataCollatorForSeq2Seq(tok, model=None if causal else model, label_pad_token_id=-100)
     stats = {"tokens": 0, "start": None, "step": 0}
 

@@ -55,7 +55,10 @@ class GenerationEvaluator(L.Callback):
         order = sorted(indices, key=lambda i: -features[i]["n_prompt"])
         for start in range(0, len(order), self.batch_size):
             chunk = order[start:start + self.batch_size]
-            rows = [{"input_ids": features[i]["input_ids"][: features[i]["n_prompt"]], "example_index": i} for i in chunk]
+            rows = []
+            for i in chunk:
+                row = features[i]
+                rows.append({"input_ids": row["input_ids"][: row["n_prompt"]], "example_index": i})
             yield pad_batch(rows, pad_id, padding_side="left" if causal else "right")
 
     def predictions(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str) -> dict[int, str]:

@@ -19,28 +19,31 @@ def pad_batch(features: Sequence[dict[str, Any]], pad_token_id: int, pad_to_mult
               padding_side: str = "right") -> dict[str, torch.Tensor]:
     """Pad each sequence key to the longest in *this* batch (dynamic padding).
 
-    ``labels`` of encoder-decoder features have their own length; every other key
-    follows ``input_ids``. ``example_index`` identifies rows (for gathering predictions).
+    Rows hold lists or 1-d tensors. ``labels`` of encoder-decoder features have their own
+    length; every other key follows ``input_ids``. ``example_index`` identifies rows.
     """
     batch: dict[str, torch.Tensor] = {}
     for key in SEQUENCE_KEYS:
         if key not in features[0]:
             continue
-        length = max(len(f[key]) for f in features)
+        rows = [torch.as_tensor(f[key]) for f in features]
+        length = max(len(r) for r in rows)
         if pad_to_multiple_of:
             length = math.ceil(length / pad_to_multiple_of) * pad_to_multiple_of
         fill = pad_token_id if key == "input_ids" else PAD_VALUES[key]
         dtype = torch.float32 if key in FLOAT_KEYS else torch.bool if key in BOOL_KEYS else torch.long
-        rows = []
-        for f in features:
-            pad = [fill] * (length - len(f[key]))
-            rows.append(pad + list(f[key]) if padding_side == "left" else list(f[key]) + pad)
-        batch[key] = torch.tensor(rows, dtype=dtype)
-    lengths = [len(f["input_ids"]) for f in features]
+        out = torch.full((len(rows), length), fill, dtype=dtype)
+        for i, r in enumerate(rows):
+            if padding_side == "left":
+                out[i, length - len(r):] = r
+            else:
+                out[i, :len(r)] = r
+        batch[key] = out
+    lengths = torch.tensor([len(f["input_ids"]) for f in features])
     positions = torch.arange(batch["input_ids"].shape[1])
-    real = positions.unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)
+    real = positions.unsqueeze(0) < lengths.unsqueeze(1)
     batch["attention_mask"] = (real.flip(1) if padding_side == "left" else real).long()
-    batch["example_index"] = torch.tensor([f["example_index"] for f in features], dtype=torch.long)
+    batch["example_index"] = torch.tensor([int(f["example_index"]) for f in features], dtype=torch.long)
     return batch
 
 

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from gazelm.data.collate import AccumulationWindows, LengthGroupedBatchSampler, pad_batch
 from gazelm.data.example import Example
+from gazelm.data.features import FeatureTable
 from gazelm.data.formatting import TaskFormat
 from gazelm.data.sources import load_examples
 from gazelm.data.tokenize import encode_example
@@ -52,7 +53,7 @@ class GazeDataModule(L.LightningDataModule):
         self.pad_to_multiple_of, self.cache_dir, self.seed = pad_to_multiple_of, cache_dir, seed
         self.format = TaskFormat(**self.task.get("format", {}))
         self.examples: dict[str, list[Example]] = {}
-        self.features: dict[str, list[dict[str, Any]]] = {}
+        self.features: dict[str, FeatureTable] = {}
         self.tokenizer = None
         self.causal = False
         self.add_bos = False
@@ -83,33 +84,31 @@ class GazeDataModule(L.LightningDataModule):
         if not self.cache_dir:
             return None
         key = json.dumps({"source": self.source, "task": self.task, "gaze": self.gaze_key, "causal": self.causal,
-                          "bos": self.add_bos, "tokenizer": self.tokenizer_identity, "v": 1}, sort_keys=True, default=str)
+                          "bos": self.add_bos, "tokenizer": self.tokenizer_identity, "v": 2}, sort_keys=True, default=str)
         digest = hashlib.sha1(key.encode()).hexdigest()[:16]
         return Path(self.cache_dir) / "tokenized" / f"{digest}-{split}.pt"
 
-    def split_features(self, split: str) -> list[dict[str, Any]]:
+    def split_features(self, split: str) -> FeatureTable:
         if self.tokenizer is None:
             raise RuntimeError("GazeDataModule.attach_tokenizer(...) must be called before tokenizing")
         if split in self.features:
             return self.features[split]
         path = self._cache_path(split)
         if path is not None and path.exists():
-            self.features[split] = torch.load(path, weights_only=True)
+            self.features[split] = FeatureTable.load(path)
             return self.features[split]
         encode = partial(encode_example, tokenizer=self.tokenizer, fmt=self.format, causal=self.causal,
                          max_source_length=self.task.get("max_source_length", 256),
                          max_target_length=self.task.get("max_target_length", 128), gaze=self.gaze,
                          add_bos=self.add_bos)
-        features = []
+        rows = []
         for i, example in enumerate(self.split_examples(split)):
             f = encode(example)
             f["example_index"] = i
-            features.append(f)
+            rows.append(f)
+        features = FeatureTable.from_rows(rows)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            torch.save(features, tmp)
-            tmp.replace(path)
+            features.save(path)
         self.features[split] = features
         return features
 
@@ -129,7 +128,8 @@ class GazeDataModule(L.LightningDataModule):
     def _loader(self, split: str, train: bool) -> DataLoader:
         features = self.split_features(split)
         rank, world = self._rank_world()
-        lengths = [len(f["input_ids"]) + len(f["labels"]) * (not self.causal) for f in features]
+        lengths = features.lengths("input_ids") + features.lengths("labels") * (not self.causal)
+        lengths = lengths.tolist()
         sampler = LengthGroupedBatchSampler(lengths, self.batch_size if train else self.eval_batch_size,
                                             shuffle=train and self.length_grouped, seed=self.seed,
                                             mega_batch=self.mega_batch, rank=rank, world_size=world)

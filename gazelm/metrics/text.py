@@ -63,7 +63,7 @@ def idle_cores() -> int:
         busy = os.getloadavg()[0]
     except OSError:
         busy = 0.0
-    return max(1, min(usable, int(usable - busy + 1)))
+    return max(1, min(usable, round(usable - busy + 1)))
 
 
 def resolve_n_jobs(n_jobs: int | None, n_items: int) -> int:
