@@ -83,7 +83,8 @@ def print_summary(metrics: dict[str, float], output_dir: str) -> None:
     table = Table(title="gazelm: final metrics")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for name, value in metrics.items():  # components (val/bleu_sacre/precision_1, …) stay in metrics.json
+    rows = sorted(metrics.items(), key=lambda kv: (not kv[0].startswith("val/"), kv[0]))  # val first, then test
+    for name, value in rows:  # components (val/bleu_sacre/precision_1, …) stay in metrics.json
         if name.startswith(("val/", "test/")) and name.count("/") == 1:
             table.add_row(name, f"{value:.4f}")
     console = Console(force_terminal=False if os.environ.get("CI") else None, width=100)
