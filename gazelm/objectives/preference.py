@@ -86,10 +86,15 @@ class GazePreference(Objective):
             p.requires_grad_(False)
         self._reference = reference
 
-    def reference_logits(self, batch: dict[str, torch.Tensor], module: Any) -> torch.Tensor:
-        """Logits of ``π_ref`` on the batch (no gradient, eval mode)."""
+    def reference_logits(self, batch: dict[str, torch.Tensor], module: Any,
+                         positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of ``π_ref`` on the batch (no gradient, eval mode); with ``positions``, only
+        those sequence positions go through the LM head (``logits_to_keep``)."""
         model = module.backbone.model
-        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
+        inputs: dict[str, Any] = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
+                                  "use_cache": False}
+        if positions is not None:
+            inputs["logits_to_keep"] = positions
         with torch.no_grad():
             if module.backbone.has_lora:
                 with eval_mode(model), model.disable_adapter():
@@ -103,6 +108,28 @@ class GazePreference(Objective):
                 ref.to(device)
             return ref(**inputs).logits
 
+    def reference_code_log_probs(self, batch: dict[str, torch.Tensor], module: Any) -> torch.Tensor:
+        """``log π_ref`` of the input code tokens, [B, T-1] like :func:`code_token_log_probs`.
+
+        Only positions that predict a code token in some row reach the reference's LM head —
+        on a large vocabulary the head costs as much as the layers.
+        """
+        labels = input_code_labels(batch)[:, 1:]
+        mask = labels != IGNORE_INDEX
+        positions = mask.any(0).nonzero().squeeze(-1)
+        try:
+            logits = self.reference_logits(batch, module, positions)
+        except TypeError:  # a model without ``logits_to_keep``: the whole sequence
+            return code_token_log_probs(self.reference_logits(batch, module), batch)[0]
+        if logits.shape[1] != positions.numel():  # the model ignored the request
+            return code_token_log_probs(logits, batch)[0]
+        sub_mask, sub_labels = mask[:, positions], labels[:, positions]
+        logp = -F.cross_entropy(logits[sub_mask].float(), sub_labels[sub_mask], reduction="none")
+        kept = torch.zeros(sub_mask.shape, dtype=logp.dtype, device=logp.device).masked_scatter(sub_mask, logp)
+        out = torch.zeros(mask.shape, dtype=logp.dtype, device=logp.device)
+        out[:, positions] = kept
+        return out
+
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
         sft_loss, logs = self.sft.loss(batch, outputs, module)
         if self.gamma == 0.0:
@@ -110,7 +137,7 @@ class GazePreference(Objective):
         if not module.backbone.is_causal:
             self.setup(module)  # raises the encoder-decoder error
         policy, code = code_token_log_probs(outputs.logits, batch)
-        reference, _ = code_token_log_probs(self.reference_logits(batch, module), batch)
+        reference = self.reference_code_log_probs(batch, module)
         r = policy - reference
         on_path = code & batch["gaze_mask"][:, 1:].bool()
         per_example, margin, valid = preference_loss(r, on_path, code & ~on_path, self.beta)
