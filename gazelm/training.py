@@ -24,10 +24,14 @@ from gazelm.models.module import GazeLM
 log = logging.getLogger(__name__)
 
 
+def _no_tips(record: logging.LogRecord) -> bool:
+    return "Tip:" not in record.getMessage()
+
+
 def _quiet_lightning_tips() -> None:
     """Lightning 2.6 advertises cloud services at every start; keep logs about the run."""
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-        logging.getLogger(name).addFilter(lambda record: "Tip:" not in record.getMessage())
+        logging.getLogger(name).addFilter(_no_tips)  # the same filter object: added once per logger
 
 
 def _seed(cfg: DictConfig) -> int:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import lightning as L
-import torch
 import torch.distributed as dist
 
 from gazelm.data.collate import pad_batch

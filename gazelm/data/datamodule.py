@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import lightning as L
-import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
