@@ -37,8 +37,8 @@ test: install ## the whole test suite, slow tests included (what CI runs)
 test-fast: install ## unit and integration tests, without the slow marker
 	NLTK_DATA=$(CURDIR)/$(VENV)/nltk_data $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-sweep: install ## a small gaze ablation offline: {ce, eyemulator} x 2 seeds on the default, then its report
-	$(BIN)/gazelm train -m objective=ce,eyemulator gaze=eyelink_python seed=0,1 trainer.max_epochs=2 \
+sweep: install ## a small gaze ablation offline: {ce, eyemulator} x 2 seeds, stdlib completion, then its report
+	$(BIN)/gazelm train -m objective=ce,eyemulator gaze=eyelink_python task=completion seed=0,1 trainer.max_epochs=2 \
 	    "data.source.max_examples={train: 500, val: 50, test: 50}" hydra.sweep.dir=outputs/multiruns/make-sweep $(ARGS)
 	$(BIN)/gazelm report outputs/multiruns/make-sweep --baseline objective=ce
 

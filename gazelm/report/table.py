@@ -57,8 +57,8 @@ def _select_metrics(jobs: Sequence[Job], metrics: Sequence[str] | None) -> list[
     for job in jobs:
         for key in job.metrics:
             available.setdefault(key, None)
-    if not metrics:
-        return sorted(available)
+    if not metrics:  # evaluation metrics only: val/… and test/…, without components or train/lr curves
+        return sorted(k for k in available if k.startswith(("val/", "test/")) and k.count("/") == 1)
     chosen = []
     for wanted in metrics:
         hits = [k for k in available if k == wanted or k.split("/", 1)[-1] == wanted]

@@ -18,7 +18,8 @@ from tests.helpers.compose import compose_config
 
 CONF = conf_dir()
 TRAIN_GROUPS = ["task", "data", "gaze", "model", "objective", "optim", "trainer", "callbacks", "logger",
-                "launcher", "experiment", "hparams_search", "debug", "paths", "hydra"]
+                "launcher", "experiment", "hparams_search", "debug", "paths", "hydra", "ablation"]
+APPENDED = {"ablation"}  # groups not in train.yaml's defaults: selected with +group=option
 
 
 def _options(group: str) -> list[str]:
@@ -61,7 +62,8 @@ CASES = [(g, o) for g in TRAIN_GROUPS for o in _options(g)]
 
 @pytest.mark.parametrize("group,option", CASES, ids=[f"{g}={o}" for g, o in CASES])
 def test_every_train_option_composes_and_binds(group: str, option: str, tmp_path: Path) -> None:
-    cfg = compose_config([f"{group}={option}"], output_dir=tmp_path)
+    prefix = "+" if group in APPENDED else ""
+    cfg = compose_config([f"{prefix}{group}={option}"], output_dir=tmp_path)
     OmegaConf.resolve(cfg.paths)
     assert check_targets(cfg) >= 3  # data, model, objective at least
 
