@@ -38,7 +38,8 @@ def _overrides(args) -> list[str]:
            if args.kind == "seq2seq" else "+model.config.attention_dropout=0.0",
            f"data.source.max_examples={{train: {args.examples}, val: 8, test: 8}}", "model.tokenizer.vocab_size=4096"]
     if args.gpu:
-        out += [f"model.config={json.dumps(GPU_MODEL).replace(' ', '')}", "trainer=gpu", "model.tokenizer.vocab_size=32000"]
+        spec = ",".join(f"{k}:{str(v).lower() if isinstance(v, bool) else v}" for k, v in GPU_MODEL.items())
+        out += [f"model.config={{{spec}}}", "trainer=gpu", "model.tokenizer.vocab_size=32000"]
     return out
 
 
