@@ -120,21 +120,17 @@ class GazeDataModule(L.LightningDataModule):
             self.split_features(split)
 
     # -- loaders ------------------------------------------------------------------------
-    def _rank_world(self) -> tuple[int, int]:
-        trainer = getattr(self, "trainer", None)
-        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-
     def _loader(self, split: str, train: bool) -> DataLoader:
         features = self.split_features(split)
-        rank, world = self._rank_world()
-        lengths = features.lengths("input_ids") + features.lengths("labels") * (not self.causal)
-        lengths = lengths.tolist()
-        sampler = LengthGroupedBatchSampler(lengths, self.batch_size if train else self.eval_batch_size,
-                                            shuffle=train and self.length_grouped, seed=self.seed,
-                                            mega_batch=self.mega_batch, rank=rank, world_size=world)
-        if train and not self.length_grouped:  # plain shuffled batches
-            sampler.mega_batch = 1
         trainer = getattr(self, "trainer", None)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        lengths = features.lengths("input_ids") + features.lengths("labels") * (not self.causal)
+        # training batches are shuffled; length_grouped=false makes each batch a random draw
+        # (mega-chunks of one batch), evaluation batches are sorted by length
+        sampler = LengthGroupedBatchSampler(lengths.tolist(), self.batch_size if train else self.eval_batch_size,
+                                            shuffle=train, seed=self.seed,
+                                            mega_batch=self.mega_batch if self.length_grouped else 1,
+                                            rank=rank, world_size=world)
         if trainer is not None and train:
             sampler.set_epoch(trainer.current_epoch)
         collate = partial(pad_batch, pad_token_id=self.tokenizer.pad_token_id,

@@ -71,3 +71,23 @@ def test_accumulation_windows_stamp_step_totals() -> None:
     out = list(AccumulationWindows(loader, accumulate=2))
     assert [float(x["window_n_label_tokens"]) for x in out] == [4.0, 4.0, 2.0]
     assert [float(x["window_label_weight_sum"]) for x in out] == [5.0, 5.0, 10.0]
+
+
+def test_datamodule_without_length_grouping_still_shuffles(tmp_path) -> None:
+    """data.length_grouped=false: random training batches (not the evaluation's sorted order)."""
+    from gazelm.data.datamodule import GazeDataModule
+    from tests.helpers.tokenizers import word_tokenizer
+
+    stdlib = tmp_path / "lib"
+    stdlib.mkdir()
+    body = "def f{i}(x):\n    \"\"\"Return the value of x here.\"\"\"\n" + "    y = x\n" * 1 + "{extra}    return y\n"
+    (stdlib / "mod.py").write_text("\n".join(body.format(i=i, extra="    y = y\n" * (i % 7)) for i in range(64)))
+    source = {"name": "python_stdlib", "stdlib_dir": str(stdlib), "min_lines": 3, "val_percent": 0, "test_percent": 0}
+    task = {"name": "summarization", "max_source_length": 64, "max_target_length": 16}
+    for grouped in (True, False):
+        dm = GazeDataModule(source, task, batch_size=4, length_grouped=grouped)
+        dm.attach_tokenizer(word_tokenizer(["def", "return", "y", "x"]), causal=False)
+        batches = list(dm.train_dataloader().loader.batch_sampler)
+        firsts = [dm.split_features("train").lengths("input_ids")[b[0]].item() for b in batches]
+        assert sorted(i for b in batches for i in b) == list(range(64))
+        assert firsts != sorted(firsts, reverse=True)  # shuffled batch order either way
