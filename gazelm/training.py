@@ -87,10 +87,11 @@ def print_summary(metrics: dict[str, float], output_dir: str) -> None:
     table = Table(title="gazelm: final metrics")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    rows = sorted(metrics.items(), key=lambda kv: (not kv[0].startswith("val/"), kv[0]))  # val first, then test
-    for name, value in rows:  # components (val/bleu_sacre/precision_1, …) stay in metrics.json
-        if name.startswith(("val/", "test/")) and name.count("/") == 1:
-            table.add_row(name, f"{value:.4f}")
+    from gazelm.metrics import headline_metric_names
+
+    names = sorted(metrics, key=lambda n: (not n.startswith("val/"), n))  # val first, then test
+    for name in headline_metric_names(names):  # components stay in metrics.json
+        table.add_row(name, f"{metrics[name]:.4f}")
     console = Console(force_terminal=False if os.environ.get("CI") else None, width=100)
     console.print(table)
     console.print(f"output directory: {output_dir}")

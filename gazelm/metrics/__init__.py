@@ -10,6 +10,7 @@ from gazelm.metrics.registry import (
     METRICS,
     MetricResult,
     compute,
+    headline_metric_names,
     higher_is_better,
     metric_names,
     metric_scale,
@@ -17,5 +18,5 @@ from gazelm.metrics.registry import (
     score,
 )
 
-__all__ = ["METRICS", "MetricResult", "compute", "higher_is_better", "metric_names",
+__all__ = ["METRICS", "MetricResult", "compute", "headline_metric_names", "higher_is_better", "metric_names",
            "metric_scale", "register_metric", "score"]

@@ -115,3 +115,9 @@ def score(names: Sequence[str] | str, predictions: Sequence[Any], references: Se
         for key, value in result.extras.items():
             out[f"{name}/{key}"] = float(value)
     return out
+
+
+def headline_metric_names(names) -> list[str]:
+    """The ``val/<metric>`` and ``test/<metric>`` names among logged keys, in order: what summary
+    tables show (components such as ``val/bleu_sacre/precision_1`` and ``train/`` curves left out)."""
+    return [n for n in names if n.startswith(("val/", "test/")) and n.count("/") == 1]

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gazelm.errors import GazelmInputError
+from gazelm.metrics.registry import headline_metric_names
 from gazelm.metrics.significance import cohens_dz, paired_bootstrap, wilcoxon_signed_rank
 from gazelm.report.collect import Job
 
@@ -58,7 +59,7 @@ def _select_metrics(jobs: Sequence[Job], metrics: Sequence[str] | None) -> list[
         for key in job.metrics:
             available.setdefault(key, None)
     if not metrics:  # evaluation metrics only: val/… and test/…, without components or train/lr curves
-        return sorted(k for k in available if k.startswith(("val/", "test/")) and k.count("/") == 1)
+        return headline_metric_names(sorted(available))
     chosen = []
     for wanted in metrics:
         hits = [k for k in available if k == wanted or k.split("/", 1)[-1] == wanted]
