@@ -41,11 +41,18 @@ def install_ddp_fix() -> None:
     fabric_launcher._hydra_subprocess_cmd = job_subprocess_cmd
 
 
+def process_group_ready() -> bool:
+    """True inside an initialised torch.distributed process group (DDP ranks)."""
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
 def teardown_job() -> None:
     """After a job: leave no process group or rank variables for the next sweep job."""
     import torch.distributed as dist
 
-    if dist.is_available() and dist.is_initialized():
+    if process_group_ready():
         dist.destroy_process_group()
     for name in RANK_ENV:
         os.environ.pop(name, None)

@@ -15,12 +15,9 @@ import lightning as L
 import torch.distributed as dist
 
 from gazelm.data.collate import pad_batch
+from gazelm.distributed import process_group_ready
 
 log = logging.getLogger(__name__)
-
-
-def _is_dist() -> bool:
-    return dist.is_available() and dist.is_initialized()
 
 
 class GenerationEvaluator(L.Callback):
@@ -73,7 +70,7 @@ class GenerationEvaluator(L.Callback):
             texts = pl_module.generate(batch["input_ids"], batch["attention_mask"], **self.generation)
             out.update(zip(batch["example_index"].tolist(), texts))
         pl_module.train(was_training)
-        if _is_dist():
+        if process_group_ready():
             gathered: list[dict[int, str] | None] = [None] * dist.get_world_size()
             dist.all_gather_object(gathered, out)
             out = {k: v for part in gathered for k, v in (part or {}).items()}
@@ -98,7 +95,7 @@ class GenerationEvaluator(L.Callback):
                 flat.update({f"{name}/{k}": float(v) for k, v in result.extras.items()})
             values = [flat]
             self._write(trainer, split, ids, examples, preds, results)
-        if _is_dist():
+        if process_group_ready():
             dist.broadcast_object_list(values, src=0)
         metrics = values[0] or {}
         for name, value in metrics.items():

@@ -14,6 +14,7 @@ import torch.distributed as dist
 from omegaconf import DictConfig, OmegaConf
 from transformers import get_scheduler
 
+from gazelm.distributed import process_group_ready
 from gazelm.models.backbones import Backbone
 from gazelm.objectives.base import Objective
 from gazelm.objectives.tokens import token_log_probs
@@ -69,7 +70,7 @@ class GazeLM(L.LightningModule):
             return window_counts(dict(batch))[key].float().clamp(min=1e-8)
         total = window.detach().float().clone().to(self.device)
         world = 1
-        if dist.is_available() and dist.is_initialized():
+        if process_group_ready():
             dist.all_reduce(total)
             world = dist.get_world_size()
         accumulate = self.trainer.accumulate_grad_batches if self._trainer is not None else 1
