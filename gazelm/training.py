@@ -20,6 +20,7 @@ from gazelm.distributed import teardown_job
 from gazelm.errors import GazelmInputError
 from gazelm.models.backbones import Backbone
 from gazelm.models.module import GazeLM
+from gazelm.registry import import_plugins
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def train(cfg: DictConfig) -> float | None:
     """Run one job; returns ``cfg.optimized_metric`` (for Hydra sweepers) if set."""
     output_dir = cfg.paths.output_dir
     _quiet_lightning_tips()
+    import_plugins(cfg.get("plugins"))
     try:
         cfg.seed = _seed(cfg)
         datamodule, module = build_components(cfg)

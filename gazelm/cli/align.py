@@ -131,7 +131,9 @@ def run(cfg) -> pd.DataFrame:
     from gazelm.attention.models import load_probe_model
     from gazelm.attention.probe import load_operator_spec, probe_texts
     from gazelm.data.sources.kou_labels import load_kou_labels
+    from gazelm.registry import import_plugins
 
+    import_plugins(cfg.get("plugins"))
     torch.manual_seed(int(cfg.seed))
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)

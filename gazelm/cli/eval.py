@@ -123,6 +123,9 @@ MODES: dict[str, Callable[[DictConfig, Path], dict[str, float]]] = {
 
 def run(cfg: DictConfig, output_dir: Path) -> dict[str, float]:
     """Dispatch to the first mode whose key is set; write ``metrics.json``; return the metrics."""
+    from gazelm.registry import import_plugins
+
+    import_plugins(cfg.get("plugins"))
     output_dir.mkdir(parents=True, exist_ok=True)
     for key, mode in MODES.items():
         if cfg.get(key):

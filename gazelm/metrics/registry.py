@@ -19,7 +19,9 @@ from gazelm.registry import Registry
 
 MetricFn = Callable[..., "MetricResult"]
 
-METRICS: Registry[MetricFn] = Registry("metric")
+#: The metric modules of ``gazelm.metrics`` are imported on the first lookup; a user's own module
+#: is imported by naming it under ``plugins:`` in a config (:func:`gazelm.registry.import_plugins`).
+METRICS: Registry[MetricFn] = Registry("metric", package="gazelm.metrics")
 
 
 @dataclass
@@ -49,26 +51,18 @@ def register_metric(name: str, higher_is_better: bool, *, scale: int = 1,
                             description=description, **meta)
 
 
-def _ensure_builtin_metrics() -> None:
-    """Import the modules that register the built-in metrics (lazy, avoids import cycles)."""
-    from gazelm.metrics import execution, text  # noqa: F401
-
-
 def metric_names() -> list[str]:
     """All registered metric names, sorted."""
-    _ensure_builtin_metrics()
     return METRICS.names()
 
 
 def higher_is_better(name: str) -> bool:
     """Whether larger values of metric ``name`` are better. Unknown name → UnknownNameError."""
-    _ensure_builtin_metrics()
     return bool(METRICS.meta(name)["higher_is_better"])
 
 
 def metric_scale(name: str) -> int:
     """1 if metric ``name`` lies in [0, 1], 100 if in [0, 100]."""
-    _ensure_builtin_metrics()
     return int(METRICS.meta(name)["scale"])
 
 
@@ -92,7 +86,6 @@ def compute(names: Sequence[str] | str, predictions: Sequence[Any], references: 
     and ``n_jobs``) is an error, so typos do not pass silently. All names are checked
     before any work starts.
     """
-    _ensure_builtin_metrics()
     names = [names] if isinstance(names, str) else list(names)
     fns = {name: METRICS.get(name) for name in names}  # unknown name fails here, listing known ones
     unused = set(options) - GENERAL_OPTIONS - {

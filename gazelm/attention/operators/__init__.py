@@ -19,7 +19,9 @@ from torch import Tensor
 from gazelm.registry import Registry
 
 Operator = Callable[..., Tensor]
-OPERATORS: Registry[Operator] = Registry("attention operator")
+#: Every public module of this package is imported on the first lookup (one operator a module;
+#: ``_``-prefixed modules are shared helpers).
+OPERATORS: Registry[Operator] = Registry("attention operator", package=__name__)
 
 
 def register_operator(name: str, **meta: Any) -> Callable[[Operator], Operator]:
@@ -30,20 +32,5 @@ def register_operator(name: str, **meta: Any) -> Callable[[Operator], Operator]:
 def get_operator(name: str) -> Operator:
     return OPERATORS.get(name)
 
-
-# Importing the modules registers the operators.
-from gazelm.attention.operators import (  # noqa: E402,F401
-    attnlrp,
-    glimpse,
-    grad_x_attention,
-    input_x_gradient,
-    integrated_gradients,
-    kernel_shap,
-    mask_fill,
-    occlusion,
-    rollout,
-    saliency,
-    self_attention,
-)
 
 __all__ = ["OPERATORS", "Operator", "get_operator", "register_operator"]

@@ -6,20 +6,16 @@ naming the file, line and field.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable
 
 from gazelm.data.example import Example
 from gazelm.registry import Registry
 
-SOURCES: Registry[Callable[..., list[Example]]] = Registry("task source")
+#: Every public module of this package is imported on the first lookup (one module per source).
+SOURCES: Registry[Callable[..., list[Example]]] = Registry("task source", package=__name__)
 register_source = SOURCES.register
-
-_MODULES = ("python_stdlib", "codexglue_java_cs", "eyemulator_jsonl", "humaneval", "mbpp")
 
 
 def load_examples(name: str, task: str, split: str, **options: Any) -> list[Example]:
     """Examples of ``task`` in ``split`` ("train", "val", "test") from source ``name``."""
-    for module in _MODULES:
-        importlib.import_module(f"gazelm.data.sources.{module}")
     return SOURCES.get(name)(task=task, split=split, **options)

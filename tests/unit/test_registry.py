@@ -1,0 +1,83 @@
+"""Registries find their members: package discovery and user plugins."""
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from gazelm.errors import GazelmInputError
+from gazelm.registry import Registry, UnknownNameError, import_plugins
+
+
+@pytest.fixture
+def temp_package(tmp_path, monkeypatch):
+    """A throw-away importable package ``gz_tmp_pkg`` with two members and one helper."""
+    pkg = tmp_path / "gz_tmp_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent("""
+        from gazelm.registry import Registry
+        THINGS = Registry("thing", package=__name__)
+    """))
+    (pkg / "alpha.py").write_text("from gz_tmp_pkg import THINGS\nTHINGS.register('alpha', size=1)(object())\n")
+    (pkg / "beta.py").write_text("from gz_tmp_pkg import THINGS\nTHINGS.register('beta', size=2)(object())\n")
+    (pkg / "_helper.py").write_text("raise RuntimeError('helpers are not imported by discovery')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "gz_tmp_pkg"
+    for name in [m for m in sys.modules if m.startswith("gz_tmp_pkg")]:
+        del sys.modules[name]
+
+
+def test_members_are_discovered_on_first_lookup(temp_package):
+    import importlib
+
+    things = importlib.import_module(temp_package).THINGS
+    assert things._items == {}  # nothing imported yet
+    assert things.names() == ["alpha", "beta"]
+    assert things.meta("beta") == {"size": 2}
+    assert "alpha" in things
+
+
+def test_unknown_name_lists_known_members(temp_package):
+    import importlib
+
+    things = importlib.import_module(temp_package).THINGS
+    with pytest.raises(UnknownNameError, match="unknown thing 'gamma'; known: alpha, beta"):
+        things.get("gamma")
+
+
+def test_registry_without_package_does_not_discover():
+    reg: Registry[int] = Registry("number")
+    reg.register("one")(1)
+    assert reg.names() == ["one"]
+
+
+def test_builtin_registries_find_their_members():
+    from gazelm.attention.operators import OPERATORS
+    from gazelm.data.sources import SOURCES
+    from gazelm.metrics import METRICS
+
+    assert {"rollout", "saliency", "self_attention"} <= set(OPERATORS.names())
+    assert {"python_stdlib", "codexglue_java_cs", "humaneval", "mbpp"} <= set(SOURCES.names())
+    assert {"codebleu", "pass_at_k", "rouge_l"} <= set(METRICS.names())
+
+
+def test_plugin_module_registers_a_metric(tmp_path, monkeypatch):
+    (tmp_path / "gz_user_metrics.py").write_text(textwrap.dedent("""
+        from gazelm.metrics import MetricResult, register_metric
+
+        @register_metric("gz_test_length_ratio", higher_is_better=True)
+        def length_ratio(predictions, references):
+            per = [len(p) / max(len(r), 1) for p, r in zip(predictions, references)]
+            return MetricResult(sum(per) / len(per), per)
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from gazelm.metrics import score
+
+    import_plugins(["gz_user_metrics"])
+    assert score(["gz_test_length_ratio"], ["ab", "abcd"], ["abcd", "abcd"]) == {"gz_test_length_ratio": 0.75}
+
+
+def test_plugin_that_cannot_be_imported_is_named():
+    with pytest.raises(GazelmInputError, match="'plugins'.*no_such_gazelm_plugin"):
+        import_plugins(["no_such_gazelm_plugin"])
