@@ -219,6 +219,8 @@ class Fixate(Objective):
             users = self.batch_users(batch) if prompt == "personal" else [None] * embeds.shape[0]
             embeds, mask = self.soft_prompt.prepend(embeds, mask, users, freeze_basis=batch.get("adapt_only"))
             offset = self.soft_prompt.n_tokens
+        if output_attentions and torch.is_grad_enabled() and not embeds.requires_grad:
+            embeds = embeds.detach().requires_grad_(True)  # a frozen model without prompt: ∂s/∂A still exists
         rows = batch["answer_position"].long() + offset
         extra: dict[str, Any] = {}
         from gazelm.attention.forward import _keeps_logits
