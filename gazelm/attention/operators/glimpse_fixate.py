@@ -43,11 +43,13 @@ def layer_relevance(attention: Tensor, grad: Tensor, key_mask: Tensor | None = N
                     head_temperature: float = HEAD_TEMPERATURE, eps: float = EPS) -> Tensor:
     """``E_l`` ``[B, N, N]`` from one layer's ``A`` and ``∂s/∂A`` (``[B, H, N, N]``).
 
-    ``G`` needs no mask (``A`` is 0 at padded keys); the positive-gradient mass is reduced over the
-    queries first and then masked over the keys, so no full-size masked copy is made.
+    ``G = ReLU(∇ ⊙ A) = A ⊙ ReLU(∇)`` (``A ≥ 0``), so one ReLU serves both terms; ``G`` needs no mask
+    (``A`` is 0 at padded keys); the positive-gradient mass is reduced over the queries first and then
+    masked over the keys, so no full-size masked copy is made.
     """
-    g = torch.relu(grad * attention)
-    positive = _key_sum(torch.relu(grad).sum(dim=2), key_mask)  # [B, H]
+    positive_grad = torch.relu(grad)
+    g = attention * positive_grad  # = ReLU(∇ ⊙ A): attention probabilities are never negative
+    positive = _key_sum(positive_grad.sum(dim=2), key_mask)  # [B, H]
     score = g.sum(dim=(2, 3)) / (positive + eps)
     w = torch.softmax(score / head_temperature, dim=1)
     e = torch.bmm(w.unsqueeze(1), g.flatten(2)).view(g.shape[0], g.shape[2], g.shape[3])  # Σ_h w_h G_h
