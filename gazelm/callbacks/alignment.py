@@ -40,7 +40,7 @@ def alignment_scores(probed: Sequence[Sequence[tuple[str, float, Span]]], prompt
     out: dict[str, float] = {}
     for name in metrics:
         fn = ALIGNMENT_METRICS.get(name)
-        per_k = ks if name in ("csh", "tgo") else [None]
+        per_k = ks if ALIGNMENT_METRICS.meta(name).get("at_k") else [None]
         for k in per_k:
             values = []
             for tokens, human in zip(probed, spans):
@@ -65,16 +65,19 @@ class AttentionAlignmentEvaluator(L.Callback):
 
     ``examples``: ``[{"prompt": str, "spans": [[start, end], ...]}, ...]`` (half-open); when
     omitted, Kou et al.'s labels of ``source`` (``humaneval`` / ``mbpp``, from ``labels_path``
-    or ``$GAZELM_DATA_DIR``). ``operator``: a :class:`OperatorSpec`-shaped mapping (``name``,
-    ``stage``, ``max_new_tokens``, ``score``, ``params``).
+    or ``$GAZELM_DATA_DIR``). ``operator``: an :class:`OperatorSpec` (what an option of the
+    ``operator`` config group instantiates) or a mapping of its fields (``name``, ``stage``,
+    ``max_new_tokens``, ``score``, ``params``); default ``self_attention``.
     """
 
-    def __init__(self, operator: Mapping[str, Any] | None = None, examples: Sequence[Mapping[str, Any]] | None = None,
+    def __init__(self, operator: OperatorSpec | Mapping[str, Any] | None = None, examples: Sequence[Mapping[str, Any]] | None = None,
                  source: str = "humaneval", labels_path: str | None = None, max_examples: int | None = 32,
                  metrics: Sequence[str] = ("kl", "js", "cosine", "spearman", "tgo", "csh"), ks: Sequence[int] = (5, 10),
                  every_n_epochs: int = 1, batch_size: int = 8, max_length: int | None = 512, heatmaps: int = 2,
                  output_dir: str | None = None, prefix: str = "val/align_"):
-        self.spec = OperatorSpec.from_config(dict(operator or {"name": "self_attention"}))
+        if not isinstance(operator, OperatorSpec):
+            operator = OperatorSpec.from_config(operator or {"name": "self_attention"})
+        self.spec = operator
         self.examples = [dict(e) for e in examples] if examples is not None else None
         self.source, self.labels_path, self.max_examples = source, labels_path, max_examples
         self.metrics, self.ks = list(metrics), [int(k) for k in ks]
