@@ -138,40 +138,49 @@ def score_files(human_path: str | Path, model_paths: Sequence[str | Path], ks: S
 def compose_operator(name: str, overrides: Mapping[str, Any] | None = None) -> OperatorSpec:
     """Option ``name`` of the ``operator`` config group, merged with ``overrides``, instantiated.
 
-    Composed by Hydra, so it is found on the running app's search path (``hydra.searchpath``
-    adds a user's config directories) and may inherit from another option through its
-    ``defaults``. The result is labelled with the option's name.
+    Composed by Hydra (``+operator=<name>`` on an empty primary config), so it is found on the
+    running app's search path (``hydra.searchpath`` adds a user's config directories) and may
+    inherit from another option through its ``defaults``. The result is labelled with the
+    option's name unless its config sets ``label``.
     """
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
-    from hydra.errors import MissingConfigException
+    from hydra.errors import InstantiationException, MissingConfigException
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     from gazelm.config import conf_dir
 
-    searchpath = list(HydraConfig.get().searchpath) if HydraConfig.initialized() else []
-    hydra_overrides = [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
-    try:
-        if GlobalHydra.instance().is_initialized():
-            cfg = compose(f"operator/{name}", overrides=hydra_overrides)
-        else:
-            with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-                cfg = compose(f"operator/{name}", overrides=hydra_overrides)
-    except MissingConfigException:
-        raise GazelmInputError(f"no operator config {name!r} in the `operator` config group (conf/operator/ or a "
-                               "directory added with hydra.searchpath)", field="operators") from None
-    node = cfg.get("operator")
-    if node is None or "_target_" not in node:
-        raise GazelmInputError(f"operator config {name!r} has no `_target_`", field="operators")
+    hydra_overrides = [f"+operator={name}"]
+    if HydraConfig.initialized() and HydraConfig.get().searchpath:
+        hydra_overrides.append(f"hydra.searchpath=[{','.join(HydraConfig.get().searchpath)}]")
+
+    def _compose():
+        try:
+            return compose(overrides=hydra_overrides)
+        except MissingConfigException:
+            known = ", ".join(GlobalHydra.instance().config_loader().get_group_options("operator"))
+            raise GazelmInputError(f"no operator config {name!r} in the `operator` config group (known: {known}; "
+                                   "add a directory with hydra.searchpath)", field="operators") from None
+
+    if GlobalHydra.instance().is_initialized():
+        node = _compose().operator
+    else:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            node = _compose().operator
+    if "_target_" not in node:
+        raise GazelmInputError(f"operator config {name!r} has no `_target_` (docs/alignment.md)", field="operators")
     if overrides:
         node = OmegaConf.merge(node, OmegaConf.create(dict(overrides)))
-    spec = instantiate(node)
+    try:
+        spec = instantiate(node)
+    except InstantiationException as err:  # e.g. an operator no module registered (plugins:)
+        raise GazelmInputError(f"operator config {name!r}: {err.__cause__ or err}", field="operators") from None
     if not isinstance(spec, OperatorSpec):
         raise GazelmInputError(f"operator config {name!r} builds a {type(spec).__name__}, not an OperatorSpec",
                                field="operators")
-    if "label" not in node or node.label is None:
+    if node.get("label") is None:
         spec.label = name
     return spec
 
