@@ -11,7 +11,7 @@ to :func:`score_files`. The study writes, in its output directory:
 Operators are options of the ``operator`` config group (``conf/operator/<name>.yaml`` or any
 directory on Hydra's search path), composed through Hydra and instantiated
 (:func:`compose_operator`); models are backbone specs built by
-:func:`gazelm.models.backbones.build_backbone` (:func:`probe_backbone`).
+:func:`gazelm.models.backbones.build_backbone` (:func:`backbone_spec`).
 """
 from __future__ import annotations
 
@@ -185,12 +185,55 @@ def compose_operator(name: str, overrides: Mapping[str, Any] | None = None) -> O
     return spec
 
 
-def probe_backbone(spec: Mapping[str, Any], texts: Sequence[str], cache_dir: str | Path | None = None):
-    """A model to probe: ``{"name", "name_or_path"}`` or ``{"name", "tiny": {...}}`` → ``(name, model, tokenizer)``."""
-    from gazelm.attention.models import load_probe_model
+TINY_KEYS = {"arch", "vocab_size", "hidden_size", "d_model", "layers", "heads", "max_positions", "seed"}
 
-    probe = load_probe_model(dict(spec), texts, cache_dir)
-    return probe.name, probe.model, probe.tokenizer
+
+def backbone_spec(entry: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A ``models:`` entry → ``(name, build_backbone keyword arguments)``.
+
+    An entry is a backbone spec (the keys of ``conf/model/*.yaml``: ``kind``, ``name_or_path``,
+    ``config``, ``tokenizer``, ``dtype``, ...) plus ``name``; ``kind`` defaults to ``auto``, and
+    a model built from ``config`` gets a BPE tokenizer trained on the prompts. The shorthand
+    ``{"name", "tiny": {arch, vocab_size, hidden_size, layers, heads, seed}}`` is a tiny random
+    Llama (``arch: causal``) or T5 (``seq2seq``). Probing tokenizers keep leading spaces in their
+    offsets (``trim_offsets: false``), so probed pieces concatenate back to the prompt.
+    """
+    from gazelm.models.backbones import tiny_config
+
+    spec = dict(entry)
+    name = spec.pop("name", None)
+    tiny = spec.pop("tiny", None)
+    if tiny:
+        tiny = dict(tiny)
+        unknown = set(tiny) - TINY_KEYS
+        if unknown:
+            raise GazelmInputError(f"unknown keys {sorted(unknown)} in a tiny model; expected {sorted(TINY_KEYS)}",
+                                   field="models.tiny")
+        kind = tiny.get("arch", "causal")
+        sizes = {"hidden_size": tiny.get("hidden_size", tiny.get("d_model", 32)), "layers": tiny.get("layers", 2),
+                 "heads": tiny.get("heads", 2), "max_positions": tiny.get("max_positions", 1024)}
+        spec = {"kind": kind, "config": tiny_config(kind, **sizes), "seed": tiny.get("seed"),
+                "tokenizer": {"train": True, "vocab_size": int(tiny.get("vocab_size", 512))}, **spec}
+        name = name or f"tiny-{kind}"
+    spec.setdefault("kind", "auto")
+    if spec.get("config") is not None:
+        spec["tokenizer"] = {"train": True, "trim_offsets": False, **(spec.get("tokenizer") or {})}
+    spec.setdefault("attn_implementation", "eager")
+    return name or str(spec.get("name_or_path")), spec
+
+
+def probe_backbone(entry: Mapping[str, Any], texts: Sequence[str], cache_dir: str | Path | None = None):
+    """``(name, model in eval mode, tokenizer)`` of a ``models:`` entry (:func:`backbone_spec`)."""
+    import torch
+
+    from gazelm.models.backbones import build_backbone
+
+    name, spec = backbone_spec(entry)
+    seed = spec.pop("seed", None)
+    if seed is not None:
+        torch.manual_seed(int(seed))
+    backbone = build_backbone(**spec, corpus=texts, cache_dir=str(cache_dir) if cache_dir else None)
+    return name, backbone.model.eval(), backbone.tokenizer
 
 
 # ---------------------------------------------------------------- the study

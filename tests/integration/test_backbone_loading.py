@@ -55,3 +55,9 @@ def test_train_with_a_saved_model_through_the_config(saved_models: dict[str, Pat
 def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(GazelmInputError, match="cannot load"):
         build_backbone("causal", name_or_path=str(tmp_path / "no-model"), tokenizer={"train": True}, corpus=TEXTS)
+
+
+@pytest.mark.parametrize("kind", ["causal", "seq2seq"])
+def test_kind_auto_reads_the_checkpoint(kind: str, saved_models: dict[str, Path]) -> None:
+    backbone = build_backbone("auto", name_or_path=str(saved_models[kind]))
+    assert backbone.kind == kind and backbone.model.config.is_encoder_decoder == (kind == "seq2seq")
