@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 import lightning as L
 import torch
 
-from gazelm.attention.heatmap import write_heatmap
+from gazelm.attention.heatmap import text_from_pieces, write_heatmap
 from gazelm.attention.probe import OperatorSpec, probe_texts
 from gazelm.metrics.alignment import ALIGNMENT_METRICS, covered, score_prompts
 
@@ -121,18 +121,20 @@ class AttentionAlignmentEvaluator(L.Callback):
             model.train(was_training)
         self.last_scores = alignment_scores(probed, prompts, spans, self.metrics, self.ks)
         if self.heatmaps and (trainer is None or trainer.is_global_zero):
-            self._heatmaps(trainer, probed, spans)
+            self._heatmaps(trainer, probed, spans, prompts)
         return self.last_scores
 
-    def _heatmaps(self, trainer: L.Trainer | None, probed, spans) -> None:
+    def _heatmaps(self, trainer: L.Trainer | None, probed, spans, prompts: Sequence[str] | None = None) -> None:
         root = Path(self.output_dir or (trainer.default_root_dir if trainer is not None else "."))
         epoch = trainer.current_epoch if trainer is not None else 0
         images = []
         for i, (tokens, human) in enumerate(list(zip(probed, spans))[: self.heatmaps]):
-            rows = {"human": human_token_attention([t[2] for t in tokens], human),
+            token_spans = [t[2] for t in tokens]
+            rows = {"human": human_token_attention(token_spans, human),
                     f"model ({self.spec.label})": [max(t[1], 0.0) for t in tokens]}
-            _, png = write_heatmap(root / "alignment_heatmaps" / f"epoch{epoch:03d}_example{i}",
-                                   [t[0] for t in tokens], rows, title=f"epoch {epoch}, example {i}")
+            text = prompts[i] if prompts is not None else text_from_pieces(tokens)
+            _, png = write_heatmap(root / "alignment_heatmaps" / f"epoch{epoch:03d}_example{i}", text, token_spans,
+                                   rows, title=f"epoch {epoch}, example {i}")
             images.append(str(png))
         if trainer is None:
             return

@@ -62,6 +62,7 @@ def test_plugin_operator_runs_through_gazelm_align(toy_operator, data_dir, tmp_p
     for row in toy:  # position ** 2 on every real token, in order
         assert [score for _, score in row["tokens"]] == [float(i * i) for i in range(1, len(row["tokens"]) + 1)]
     assert f"output directory: {out}" in proc.stdout
+    assert "gz_toy on tiny: 2/2 prompts (100%)" in proc.stderr  # plain progress lines when piped
 
 
 def test_plugin_operator_is_selectable_for_the_training_callback(toy_operator, tmp_path):
