@@ -226,9 +226,14 @@ def probe_backbone(entry: Mapping[str, Any], texts: Sequence[str], cache_dir: st
     """``(name, model in eval mode, tokenizer)`` of a ``models:`` entry (:func:`backbone_spec`)."""
     import torch
 
-    from gazelm.models.backbones import build_backbone
+    from gazelm.models.backbones import build_backbone, detect_kind
 
     name, spec = backbone_spec(entry)
+    if spec["kind"] == "auto":
+        if not spec.get("name_or_path") or spec.get("config") is not None:
+            raise GazelmInputError("`kind: auto` reads the kind from a checkpoint: give `name_or_path` (or set "
+                                   "`kind: causal | seq2seq` with `config`)", field="models.kind")
+        spec["kind"] = detect_kind(spec["name_or_path"])
     seed = spec.pop("seed", None)
     if seed is not None:
         torch.manual_seed(int(seed))

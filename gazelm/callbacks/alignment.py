@@ -40,7 +40,7 @@ def alignment_scores(probed: Sequence[Sequence[tuple[str, float, Span]]], prompt
     out: dict[str, float] = {}
     for name in metrics:
         fn = ALIGNMENT_METRICS.get(name)
-        per_k = ks if ALIGNMENT_METRICS.meta(name).get("at_k") else [None]
+        per_k = ks if ALIGNMENT_METRICS.meta(name).get("takes_k") else [None]
         for k in per_k:
             values = []
             for tokens, human in zip(probed, spans):

@@ -88,7 +88,7 @@ def _apply_lora(model: nn.Module, lora: Mapping[str, Any]) -> nn.Module:
 
 # ---------------------------------------------------------------- models from config (no download)
 def detect_kind(name_or_path: str) -> str:
-    """``seq2seq`` for an encoder-decoder checkpoint, else ``causal`` (reads only its config)."""
+    """The ``kind`` of a checkpoint: ``seq2seq`` for an encoder-decoder, else ``causal`` (reads only its config)."""
     try:
         config = AutoConfig.from_pretrained(name_or_path)
     except OSError as err:
@@ -130,17 +130,13 @@ def build_backbone(kind: str, name_or_path: str | None = None, config: Mapping[s
                    attn_implementation: str | None = None) -> Backbone:
     """Load ``name_or_path`` or build ``config`` (``model_type`` + sizes) from scratch.
 
-    ``kind``: ``causal``, ``seq2seq``, or ``auto`` (read from the checkpoint's config). With
-    ``config`` set, the model is randomly initialised (seeded by the caller) and the
+    With ``config`` set, the model is randomly initialised (seeded by the caller) and the
     tokenizer's vocabulary size and special ids are filled in. ``attn_implementation``
     (``eager``, ``sdpa``, …) is passed to Hugging Face; objectives that read attention
     weights need ``eager``.
     """
-    if kind == "auto" and name_or_path and config is None:
-        kind = detect_kind(name_or_path)
     if kind not in KINDS:
-        raise GazelmInputError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}"
-                               " (auto: only with name_or_path)", field="model.kind")
+        raise GazelmInputError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}", field="model.kind")
     tok, identity = _tokenizer(tokenizer, name_or_path, corpus, cache_dir)
     torch_dtype = getattr(torch, dtype) if dtype else None
     if config is not None:

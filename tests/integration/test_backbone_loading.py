@@ -58,6 +58,11 @@ def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["causal", "seq2seq"])
-def test_kind_auto_reads_the_checkpoint(kind: str, saved_models: dict[str, Path]) -> None:
-    backbone = build_backbone("auto", name_or_path=str(saved_models[kind]))
-    assert backbone.kind == kind and backbone.model.config.is_encoder_decoder == (kind == "seq2seq")
+def test_probed_checkpoint_kind_is_read_from_its_config(kind: str, saved_models: dict[str, Path]) -> None:
+    from gazelm.attention.study import probe_backbone
+    from gazelm.models.backbones import detect_kind
+
+    assert detect_kind(str(saved_models[kind])) == kind
+    name, model, _ = probe_backbone({"name_or_path": str(saved_models[kind])}, TEXTS)
+    assert name == str(saved_models[kind]) and model.config.is_encoder_decoder == (kind == "seq2seq")
+    assert not model.training and model.config._attn_implementation == "eager"
