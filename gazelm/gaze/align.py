@@ -147,18 +147,24 @@ def tokens_from_aoi(fixations: pd.DataFrame) -> dict[str, list[CodeToken]]:
 
 def align_fixations(fixations: pd.DataFrame, tokens: Mapping[str, Sequence[CodeToken]] |
                     Callable[[str], Sequence[CodeToken] | None], *, method: str = "char",
-                    condition: Callable[[tuple], str | None] | None = None) -> list[TrialGaze]:
+                    condition: Callable[[tuple], str | None] | None = None,
+                    keys: Sequence[str] | None = None) -> list[TrialGaze]:
     """Group fixations into trials and match each to a token of its stimulus.
 
     ``tokens``: stimulus → tokens (a mapping or a function; ``None``/missing → the trial
     is skipped). ``method``: ``char``, ``linecol``, ``occurrence`` or ``aoi`` (see the
-    module docstring). Unmatched fixations are counted in ``TrialGaze.unmapped``.
+    module docstring). ``keys``: the columns that identify a trial (a format's
+    ``trial_keys``; default: those of :data:`TRIAL_KEYS` the table has); ``stimulus``
+    is always one. Unmatched fixations are counted in ``TrialGaze.unmapped``.
     """
     if method not in ("char", "linecol", "occurrence", "aoi"):
         raise ValueError(f"unknown alignment method {method!r}")
     fixations = _without_attrs(fixations)
     get = tokens.get if isinstance(tokens, Mapping) else tokens
-    keys = [k for k in TRIAL_KEYS if k in fixations.columns]
+    keys = [k for k in (keys or TRIAL_KEYS) if k in fixations.columns]
+    for k in ("stimulus", "participant"):  # every trial has both, whatever else identifies it
+        if k not in keys:
+            keys.insert(0, k)
     out: list[TrialGaze] = []
     for key, group in fixations.sort_values(keys + ["order"]).groupby(keys, sort=True):
         rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
