@@ -180,8 +180,11 @@ def open_text(path: Path) -> str:
         raise GazelmInputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path, row=line) from exc
 
 
-def read_table(path: Path, sep: str, log: ReadLog) -> pd.DataFrame:
+def read_table(path: Path, sep: str, log: ReadLog, *, quoted: bool = True) -> pd.DataFrame:
     """A delimited text file as a frame of strings, plus ``source_row`` (its line number).
+
+    ``quoted``: fields may be quoted with ``"`` (CSV); ``False`` for formats that never
+    quote (a ``"`` is then an ordinary character).
 
     Every row must have as many fields as the header: a row with fewer (a file cut
     mid-row, a lost separator) or more is rejected through ``log`` (and counted as read);
@@ -189,7 +192,8 @@ def read_table(path: Path, sep: str, log: ReadLog) -> pd.DataFrame:
     line without a newline that ends in a separator was cut after it.
     """
     text = open_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep,
+                        quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
     try:
         header = next(reader, None)
         if not header or not any(h.strip() for h in header):
@@ -203,9 +207,10 @@ def read_table(path: Path, sep: str, log: ReadLog) -> pd.DataFrame:
                 continue
             if len(rec) != len(header):
                 log.seen()
-                cut = " (file cut mid-row?)" if len(rec) < len(header) else ""
-                log.reject(f"row has {len(rec)} fields, the header {len(header)}{cut}", row=line,
-                           field=header[min(len(rec), len(header)) - 1], reason="wrong number of fields")
+                short = len(rec) < len(header)  # named: the first missing field, or the header's last
+                log.reject(f"row has {len(rec)} fields, the header {len(header)}"
+                           + (" (file cut mid-row?)" if short else ""), row=line,
+                           field=header[len(rec)] if short else header[-1], reason="wrong number of fields")
                 continue
             rows.append(rec)
             lines.append(line)

@@ -36,7 +36,8 @@ def read_fixations(path: str | Path, format: str | FixationFormat, *, on_error: 
     ``eyemulator``, or a plugin's) or a format object from
     :func:`~gazelm.gaze.formats.open_format`; ``options`` are the format's (EyeLink's
     ``interest_areas``/``code_snippets``). ``on_error="raise"`` stops at the first bad row
-    naming file, row and field; ``"drop"`` drops bad rows and counts them by reason.
+    naming file, row and field; ``"drop"`` drops bad rows and counts them by reason. Reading
+    no fixation at all is an error, never an empty table.
     ``attrs["counts"]`` sums the per-file counts (``read == mapped + unmapped +
     sum(dropped)``), ``attrs["files"]`` lists them, ``attrs["format"]`` and
     ``attrs["trial_keys"]`` say what was read.
@@ -53,6 +54,10 @@ def read_fixations(path: str | Path, format: str | FixationFormat, *, on_error: 
         total.add(log.counts)
         table.attrs = {}
         tables.append(table)
+    if not any(len(t) for t in tables):
+        dropped = ", ".join(f"{n} {reason}" for reason, n in sorted(total.dropped.items()))
+        raise GazelmInputError(f"no fixations in {len(tables)} {fmt.name} file(s) (read {total.read}"
+                               + (f"; dropped: {dropped})" if dropped else ")"), path=path)
     out = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     out.attrs = {"counts": total.as_dict(), "files": per_file, "format": fmt.name,
                  "trial_keys": [k for k in fmt.trial_keys if k in out.columns]}

@@ -150,15 +150,16 @@ class Eyelink(FixationFormat):
         return super().tokens(fixations)
 
     def read(self, path: Path, log: ReadLog) -> pd.DataFrame:
-        df = read_table(path, "\t", log)
+        df = read_table(path, "\t", log, quoted=False)  # Data Viewer never quotes; labels may hold "
         require_columns(df, REQUIRED, path)
         log.seen(len(df))
-        order = log.number(df, "CURRENT_FIX_INDEX", integer=True)
-        trial = log.number(df, "TRIAL_INDEX", integer=True)
+        order = log.number(df, "CURRENT_FIX_INDEX", integer=True, nonnegative=True)
+        trial = log.number(df, "TRIAL_INDEX", integer=True, nonnegative=True)
         duration = log.number(df, "CURRENT_FIX_DURATION", nonnegative=True)
         x = log.number(df, "CURRENT_FIX_X", allow_missing=_NO_VALUE)
         y = log.number(df, "CURRENT_FIX_Y", allow_missing=_NO_VALUE)
-        ia = log.number(df, "CURRENT_FIX_INTEREST_AREA_ID", allow_missing=_NO_VALUE, integer=True)
+        ia = log.number(df, "CURRENT_FIX_INTEREST_AREA_ID", allow_missing=_NO_VALUE, integer=True,
+                        nonnegative=True)
         stem = path.name.split(".txt")[0]
         session = stem.split(" ", 1)[1] if " " in stem else "1"
         out = pd.DataFrame({

@@ -50,10 +50,10 @@ class Itrace(FixationFormat):
         df = read_table(path, ",", log)
         require_columns(df, REQUIRED, path)
         log.seen(len(df))
-        order = log.number(df, "fixation_order_number", integer=True)
+        order = log.number(df, "fixation_order_number", integer=True, nonnegative=True)
         duration = log.number(df, "duration", nonnegative=True)
-        line = log.number(df, "source_file_line", allow_missing=("",), integer=True)
-        col = log.number(df, "source_file_col", allow_missing=("",), integer=True)
+        line = log.number(df, "source_file_line", allow_missing=("",), integer=True, nonnegative=True)
+        col = log.number(df, "source_file_col", allow_missing=("",), integer=True, nonnegative=True)
         x = log.number(df, "x", allow_missing=("",)) if "x" in df else np.nan
         y = log.number(df, "y", allow_missing=("",)) if "y" in df else np.nan
         has_time = "fixation_start_event_time" in df
