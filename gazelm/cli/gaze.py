@@ -42,20 +42,33 @@ def _open_format(args: argparse.Namespace):
     return open_format(args.format, **_format_options(args))
 
 
-def write_table(table, out: str | Path) -> Path:
-    """Write a fixations table: ``.parquet`` (needs pyarrow), else CSV (``.csv``, ``.csv.gz``, ...)."""
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst")
+
+
+def check_table_path(out: str | Path) -> Path:
+    """Where ``--out`` writes, checked before any reading: a known suffix, Parquet's engine, the folder."""
     out = Path(out)
     if out.suffix == ".parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise GazelmInputError("writing Parquet needs pyarrow: pip install pyarrow (or write .csv)",
+            raise GazelmInputError("writing Parquet needs pyarrow (pip install pyarrow), or write FILE.csv",
                                    path=out, field="--out") from None
+    elif not out.name.endswith(_CSV_SUFFIXES):
+        raise GazelmInputError(f"unknown table type: use FILE.parquet or FILE{'/'.join(_CSV_SUFFIXES)}",
+                               path=out, field="--out")
+    if not out.parent.is_dir():
+        raise GazelmInputError("folder does not exist", path=out.parent, field="--out")
+    return out
+
+
+def write_table(table, out: str | Path) -> Path:
+    """Write a fixations table: ``.parquet`` (pyarrow), else CSV (compressed by suffix)."""
+    out = check_table_path(out)
+    if out.suffix == ".parquet":
         table.to_parquet(out, index=False)
-    elif out.name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst")):
-        table.to_csv(out, index=False)
     else:
-        raise GazelmInputError("unknown table format: use .csv (.csv.gz, ...) or .parquet", path=out, field="--out")
+        table.to_csv(out, index=False)
     return out
 
 
@@ -66,8 +79,8 @@ def _read(args: argparse.Namespace) -> int:
     from gazelm.gaze.readers import read_fixations
 
     fmt = _open_format(args)
-    if args.out and not Path(args.out).parent.is_dir():
-        raise GazelmInputError("folder does not exist", path=Path(args.out).parent, field="--out")
+    if args.out:
+        check_table_path(args.out)
     table = read_fixations(args.path, fmt, on_error=args.on_error)
     c = table.attrs["counts"]
     console = Console()
@@ -107,7 +120,7 @@ def _fit(args: argparse.Namespace) -> int:
     from gazelm.gaze.studies import attention_table, study_trials
 
     fmt = _open_format(args)
-    trials = study_trials(args.path, fmt)
+    trials = study_trials(args.path, fmt, on_error=args.on_error)
     if not trials:
         raise GazelmInputError(f"no trial of this {args.format} study reached a code token", path=args.path)
     command = " ".join(["gazelm gaze", *(f"'{a}'" if " " in a else a for a in sys.argv[1:])])
@@ -186,7 +199,7 @@ def _heatmap(args: argparse.Namespace) -> int:
     if args.fixations:
         from gazelm.gaze.studies import study_trials
 
-        trials = [t for t in study_trials(args.fixations, _open_format(args)) if t.stimulus == args.stimulus]
+        trials = [t for t in study_trials(args.fixations, _open_format(args), on_error=args.on_error) if t.stimulus == args.stimulus]
         if not trials:
             raise GazelmInputError(f"no trials on stimulus {args.stimulus!r}", path=args.fixations, field="--stimulus")
         import numpy as np
@@ -237,6 +250,8 @@ def _format_arguments(p: argparse.ArgumentParser, *, default: str | None = None)
                    help="an option of the format (repeatable), e.g. -o code_dir=DIR")
     p.add_argument("--interest-areas", help="EyeLink: folder of IA-<snippet>.ias files (= -o interest_areas=DIR)")
     p.add_argument("--code-snippets", help="EyeLink: folder of <snippet>.py (= -o code_snippets=DIR)")
+    p.add_argument("--on-error", choices=("raise", "drop"), default="raise",
+                   help="a bad row stops with its file, row and field (raise) or is dropped and counted (drop)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,7 +263,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("read", help="summary table of a fixation file or folder")
     p.add_argument("path")
     _format_arguments(p)
-    p.add_argument("--on-error", choices=("raise", "drop"), default="raise")
     p.add_argument("--out", help="also write the fixations table: FILE.csv (.csv.gz, ...) or FILE.parquet")
     p.set_defaults(func=_read)
     p = sub.add_parser("fit-priors", help="fit label priors (and attention) from a study whose format aligns to tokens")
