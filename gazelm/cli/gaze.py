@@ -42,7 +42,7 @@ def _open_format(args: argparse.Namespace):
     return open_format(args.format, **_format_options(args))
 
 
-_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst")
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz")
 
 
 def check_table_path(out: str | Path) -> Path:
