@@ -87,3 +87,13 @@ def test_gaze_configs():
         assert cfg["_target_"].startswith("gazelm.gaze.providers.")
         for key in ("weights_variant", "w_base", "seed", "priors"):
             assert key in cfg, (name, key)
+
+
+def test_cache_is_bounded_oldest_first(priors_dir):
+    p = PriorsGazeProvider(priors=str(priors_dir), seed=1, cache_size=2)
+    first, second, third = (p.annotate(CODE.replace("a", name), "java", "k") for name in ("x", "y", "z"))
+    assert len(p.cache) == 2
+    assert p.annotate(CODE.replace("a", "z"), "java", "k") is third      # kept
+    assert p.annotate(CODE.replace("a", "x"), "java", "k") is not first  # the oldest went first
+    off = PriorsGazeProvider(priors=str(priors_dir), seed=1, cache_size=0)
+    assert off.annotate(CODE, "java", "k") == off.annotate(CODE, "java", "k") and off.cache == {}

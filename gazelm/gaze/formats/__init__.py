@@ -88,6 +88,10 @@ def register_format(name: str) -> Callable[[type[FixationFormat]], type[Fixation
     def deco(cls: type[FixationFormat]) -> type[FixationFormat]:
         if not (isinstance(cls, type) and issubclass(cls, FixationFormat)):
             raise TypeError(f"format {name!r}: register a FixationFormat subclass, not {cls!r}")
+        from gazelm.gaze.align import ALIGNMENTS
+
+        if cls.alignment is not None and cls.alignment not in ALIGNMENTS:
+            raise ValueError(f"format {name!r}: alignment {cls.alignment!r} is not one of {', '.join(ALIGNMENTS)}")
         cls.name = name
         return FORMATS.register(name)(cls)
 
