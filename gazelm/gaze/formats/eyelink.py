@@ -6,7 +6,9 @@ Options: ``interest_areas`` (folder of ``IA-<snippet>.ias`` files) and ``code_sn
 the code to its characters, line and column; ``char`` estimates the character under the eye
 from the fixation's x inside the rectangle. Fixations outside every area (id ``.``), on
 snippets without an ``.ias``, or read without ``interest_areas`` are kept with no token and
-counted by reason. Quirks: file names with spaces (``fix_report_P104 2.txt.gz`` is session
+counted by reason. The study's per-trial columns (``KEY_STROKE``, ``correct_option``,
+``TIME_TO_ANSWER``, ``CS_UNDERSTANDING``, ``CS_SUBJ_DIFFICULTY``, ``CONCEPT_KNOWN``,
+``track_id``) are kept as they are in the report, where its layout has them. Quirks: file names with spaces (``fix_report_P104 2.txt.gz`` is session
 ``2``), snippet ids ``10-117-*`` whose areas are ``IA-10-177-*``. A row with fewer fields
 than the header (a report cut mid-row) is a bad row.
 
@@ -28,6 +30,10 @@ from gazelm.gaze.formats import FixationFormat, register_format
 REQUIRED = ("RECORDING_SESSION_LABEL", "TRIAL_INDEX", "CURRENT_FIX_INDEX", "CURRENT_FIX_DURATION",
             "CURRENT_FIX_X", "CURRENT_FIX_Y", "CURRENT_FIX_INTEREST_AREA_ID", "code_snippet_id")
 _NO_VALUE = (".", "")
+#: per-trial columns of the comprehension study carried into the table as they are in the
+#: report (text; ``.`` = none), where the report's layout has them
+TRIAL_COLUMNS = ("KEY_STROKE", "correct_option", "TIME_TO_ANSWER", "CS_UNDERSTANDING", "CS_SUBJ_DIFFICULTY",
+                 "CONCEPT_KNOWN", "track_id")
 
 
 @dataclass(frozen=True)
@@ -178,7 +184,7 @@ class Eyelink(FixationFormat):
             char_start=pd.array([p[3] for p in places], dtype="Int64"),
             char_end=pd.array([p[4] for p in places], dtype="Int64"),
             char=pd.array([p[5] for p in places], dtype="Int64")))
-        return out
+        return out.assign(**{col: df.loc[out.index, col] for col in TRIAL_COLUMNS if col in df})
 
     def _place(self, snippet: str, aoi: str | None, x: float, row: int, index, log: ReadLog) -> tuple:
         """(token, line, col, char_start, char_end, char) of one fixation; misses counted."""
