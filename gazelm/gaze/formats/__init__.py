@@ -30,6 +30,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import pandas as pd
 
 from gazelm.errors import GazelmInputError
+from gazelm.gaze.fixations import ReadLog
 from gazelm.registry import Registry, UnknownNameError
 
 FORMATS: Registry[type["FixationFormat"]] = Registry("fixation format", package=__name__)
@@ -45,7 +46,7 @@ class FixationFormat:
     alignment: ClassVar[str | None] = None
     language: ClassVar[str | None] = None
 
-    def read(self, path: Path, log: "ReadLog") -> pd.DataFrame:  # noqa: F821 (see gazelm.gaze.fixations)
+    def read(self, path: Path, log: ReadLog) -> pd.DataFrame:
         """Rows of one file (any column order; ``order`` present), bad rows through ``log``."""
         raise NotImplementedError
 
