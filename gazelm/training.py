@@ -125,7 +125,7 @@ def train(cfg: DictConfig) -> float | None:
             with open(Path(output_dir) / "metrics.json", "w") as fh:
                 json.dump(metrics, fh, indent=2, sort_keys=True)
             print_summary(metrics, output_dir)
-        target = cfg.get("optimized_metric")
+        target = cfg.get("optimized_metric") if cfg.get("train", True) else None  # nothing trained, nothing to optimise
         if target:
             if target not in metrics:
                 raise GazelmInputError(f"{target!r} was not logged; logged: {', '.join(metrics)}",
