@@ -139,3 +139,28 @@ def test_a_users_metric_from_a_plugin_package(tmp_path: Path) -> None:
     res = _gazelm(["eval", "predictions=P.jsonl", "metrics=[length_ratio]", f"hydra.run.dir={tmp_path / 'o2'}"],
                   tmp_path, EXTRA_PATH=str(tmp_path / "plugins"))
     assert res.returncode != 0 and "unknown metric 'length_ratio'" in res.stderr  # not registered without plugins
+
+
+@pytest.mark.parametrize("model_type,kind", [("t5", "seq2seq"), ("llama", "causal")])
+def test_pretrained_kind_comes_from_the_models_config(model_type: str, kind: str, tmp_path: Path) -> None:
+    from transformers import AutoConfig
+
+    from gazelm.evaluation import model_kind
+
+    AutoConfig.for_model(model_type).save_pretrained(tmp_path)
+    assert model_kind(str(tmp_path)) == kind
+    with pytest.raises(GazelmInputError, match="field 'pretrained'.*pass kind=causal or kind=seq2seq"):
+        model_kind(str(tmp_path / "nowhere"))
+
+
+def test_documented_override_forms_compose(tmp_path: Path) -> None:
+    """The forms docs/metrics.md shows for execution, metric options and sampling."""
+    cfg = compose_config(["metric_options={k: [1, 10]}", "execution.isolation=process", "execution.bwrap=/usr/bin/bwrap",
+                          "generation.num_return_sequences=10", "generation.do_sample=true",
+                          "generation.temperature=0.8", 'overrides=["data=mbpp","task=generation"]'],
+                         config_name="eval", output_dir=tmp_path)
+    assert cfg.metric_options.k == [1, 10] and cfg.execution.isolation == "process"
+    assert cfg.generation.temperature == 0.8 and list(cfg.overrides) == ["data=mbpp", "task=generation"]
+    train = compose_config(["callbacks.generation.metric_options={execution: {isolation: process}}",
+                            "callbacks.generation.metrics=[pass_at_k]"], output_dir=tmp_path)
+    assert train.callbacks.generation.metric_options.execution.isolation == "process"
