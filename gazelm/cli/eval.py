@@ -205,9 +205,11 @@ def run(cfg: DictConfig, output_dir: Path) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="eval")
 def _hydra_main(cfg: DictConfig) -> None:
+    from gazelm.registry import UnknownNameError
+
     try:
         metrics = run(cfg, Path(cfg.output_dir))
-    except GazelmInputError as err:  # bad input or config: one clear line, no traceback
+    except (GazelmInputError, UnknownNameError) as err:  # bad input or config: one clear line, no traceback
         print(f"gazelm eval: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     sys.stdout.flush()
