@@ -103,7 +103,9 @@ EXIT_TRICKS = {
 
 @pytest.mark.parametrize("isolation", ["bwrap", "process"])
 @pytest.mark.parametrize("trick", list(EXIT_TRICKS), ids=list(EXIT_TRICKS))
-def test_exit_and_hook_tricks_fail(trick: str, isolation: str, sandbox: Sandbox) -> None:
+def test_exit_and_hook_tricks_fail(trick: str, isolation: str, request: pytest.FixtureRequest) -> None:
+    if isolation == "bwrap":
+        request.getfixturevalue("sandbox")  # skips where bwrap cannot run; the nonce holds without it too
     box = Sandbox(isolation=isolation, timeout=5.0, memory_mb=512, max_processes=16)
     result = box.run(WRONG + EXIT_TRICKS[trick], CHECKS)
     assert result.status != "passed", result
