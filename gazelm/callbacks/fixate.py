@@ -208,22 +208,14 @@ class FixateEvaluator(L.Callback):
         root = self._root(trainer) / "fixate" / "heatmaps"
         images = []
         for i, h in enumerate(heat):
-            pieces, index, cursor = [], [], 0
-            for s, (start, end) in enumerate(h["slots"]):
-                if start > cursor:
-                    pieces.append(h["code"][cursor:start])
-                    index.append(-1)
-                pieces.append(h["code"][start:end])
-                index.append(s)
-                cursor = max(cursor, end)
             rows = {"participant dwell": h["g"]}
             for key, label in (("backbone_tf", "backbone (before)"), ("population_tf", "population prompt"),
                                ("fixate_tf", "FixATE (after)")):
                 if key in h:
                     rows[label] = h[key]
-            spread = {name: [float(v[j]) if j >= 0 else 0.0 for j in index] for name, v in rows.items()}
-            _, png = write_heatmap(root / f"{split}_example{i}", pieces, spread, title=str(h["id"]),
-                                   max_tokens=len(pieces))
+            _, png = write_heatmap(root / f"{split}_example{i}", h["code"], [tuple(s) for s in h["slots"]],
+                                   {name: [float(v) for v in values] for name, values in rows.items()},
+                                   title=str(h["id"]))
             images.append(str(png))
         try:
             from lightning.pytorch.loggers import WandbLogger

@@ -53,7 +53,7 @@ def _tokenizer(spec: Mapping[str, Any], path: Path):
     return tok
 
 
-def build_from_checkpoint(checkpoint: str, kind: str | None = None, dtype: str | None = None,
+def build_from_checkpoint(checkpoint: str | None = None, kind: str | None = None, dtype: str | None = None,
                           attn_implementation: str | None = None, add_bos: bool | None = None,
                           corpus: Iterable[str] | None = None):
     """The backbone saved in a gazelm checkpoint (``.ckpt``), with its tokenizer and weights.
@@ -61,6 +61,9 @@ def build_from_checkpoint(checkpoint: str, kind: str | None = None, dtype: str |
     tokenizer comes from the checkpoint."""
     from gazelm.models.backbones import KINDS, Backbone
 
+    if not checkpoint:
+        raise GazelmInputError("model=gazelm_checkpoint needs model.checkpoint=<a .ckpt written by gazelm train>",
+                               field="model.checkpoint")
     path = Path(checkpoint)
     if not path.is_file():
         raise GazelmInputError("checkpoint not found", path=path, field="model.checkpoint")
