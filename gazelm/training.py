@@ -67,6 +67,7 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     build = instantiate(model_cfg, _partial_=True, _convert_="all")
     backbone: Backbone = build(corpus=corpus, **extra)
     datamodule.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
+    datamodule.attach_objective(objective)
     module = GazeLM(backbone, objective, optim=cfg.optim)
     return datamodule, module
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -97,28 +97,20 @@ class LengthGroupedBatchSampler:
         return len(self._batches())
 
 
-def window_counts(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Counts that normalise a loss over an optimizer step (see ``Objective``).
-
-    ``n_label_tokens`` (labels != -100), ``label_weight_sum``, and what the gaze
-    objectives divide by (input code tokens, examples, example-weight sums): one
-    definition, in :func:`gazelm.objectives.eyemulator.objective_window_counts`.
-    """
-    from gazelm.objectives.eyemulator import objective_window_counts
-
-    return objective_window_counts(batch)
+Counter = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 
 
 class AccumulationWindows:
     """Wrap a train loader: stamp each micro-batch with its optimizer step's totals.
 
-    Reads ``accumulate`` batches ahead (one optimizer step), sums their
-    :func:`window_counts` and adds them as ``window_<name>`` to each, so an objective
-    can divide a summed loss by the step's total, exactly as one big batch would.
+    Reads ``accumulate`` batches ahead (one optimizer step), sums ``counts(batch)`` over
+    them (the objective's :meth:`~gazelm.objectives.base.Objective.window_counts`) and adds
+    the totals as ``window_<name>`` to each, so an objective can divide a summed loss by
+    the step's total, exactly as one big batch would. ``counts=None`` stamps nothing.
     """
 
-    def __init__(self, loader, accumulate: int = 1):
-        self.loader, self.accumulate = loader, max(1, int(accumulate))
+    def __init__(self, loader, accumulate: int = 1, counts: Counter | None = None):
+        self.loader, self.accumulate, self.counts = loader, max(1, int(accumulate)), counts
 
     def __len__(self) -> int:
         return len(self.loader)
@@ -138,11 +130,12 @@ class AccumulationWindows:
         if window:
             yield from self._stamp(window)
 
-    @staticmethod
-    def _stamp(window: list[dict[str, torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
+    def _stamp(self, window: list[dict[str, torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
+        if self.counts is None:
+            return window
         totals: dict[str, torch.Tensor] = {}
         for batch in window:
-            for name, value in window_counts(batch).items():
+            for name, value in self.counts(batch).items():
                 totals[name] = totals.get(name, 0) + value.float()
         for batch in window:
             for name, value in totals.items():

@@ -57,6 +57,7 @@ class GazeDataModule(L.LightningDataModule):
         self.causal = False
         self.add_bos = False
         self.accumulate = 1
+        self.window_counts = None  # the objective's counts, summed per optimizer step (attach_objective)
 
     # -- examples -----------------------------------------------------------------------
     def split_examples(self, split: str) -> list[Example]:
@@ -77,6 +78,10 @@ class GazeDataModule(L.LightningDataModule):
     def attach_tokenizer(self, tokenizer, causal: bool, add_bos: bool = False, identity: str = "") -> None:
         self.tokenizer, self.causal, self.add_bos = tokenizer, causal, add_bos
         self.tokenizer_identity = identity or getattr(tokenizer, "name_or_path", "") or str(len(tokenizer))
+
+    def attach_objective(self, objective) -> None:
+        """Training batches carry the step totals of ``objective.window_counts`` (exact normalisation)."""
+        self.window_counts = objective.window_counts
 
     # -- features -----------------------------------------------------------------------
     def _cache_path(self, split: str) -> Path | None:
@@ -140,7 +145,7 @@ class GazeDataModule(L.LightningDataModule):
 
     def train_dataloader(self):
         accumulate = getattr(getattr(self, "trainer", None), "accumulate_grad_batches", 1)
-        return AccumulationWindows(self._loader("train", train=True), accumulate)
+        return AccumulationWindows(self._loader("train", train=True), accumulate, self.window_counts)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", train=False)

@@ -65,9 +65,11 @@ class GazeLM(L.LightningModule):
         """What a summed micro-batch loss is divided by (see ``gazelm.objectives.base``)."""
         window = batch.get(f"window_{key}")
         if window is None or not self.training:
-            from gazelm.data.collate import window_counts
-
-            return window_counts(dict(batch))[key].float().clamp(min=1e-8)
+            counts = self.objective.window_counts(dict(batch))
+            if key not in counts:
+                raise KeyError(f"{type(self.objective).__name__}.window_counts() has no {key!r} (it has "
+                               f"{', '.join(counts)}): return every count the loss divides by")
+            return counts[key].float().clamp(min=1e-8)
         total = window.detach().float().clone().to(self.device)
         world = 1
         if process_group_ready():

@@ -68,7 +68,11 @@ def test_accumulation_windows_stamp_step_totals() -> None:
         return {"labels": labels, "label_weights": torch.full((1, 4), weight)}
 
     loader = [b(1, 2.0), b(3, 1.0), b(2, 5.0)]
-    out = list(AccumulationWindows(loader, accumulate=2))
+    def counts(batch):
+        active = batch["labels"] != -100
+        return {"n_label_tokens": active.sum(), "label_weight_sum": (batch["label_weights"] * active).sum()}
+
+    out = list(AccumulationWindows(loader, accumulate=2, counts=counts))
     assert [float(x["window_n_label_tokens"]) for x in out] == [4.0, 4.0, 2.0]
     assert [float(x["window_label_weight_sum"]) for x in out] == [5.0, 5.0, 10.0]
 
