@@ -15,6 +15,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from gazelm.checkpoints import RunConfigInCheckpoint, resolve_ckpt_path
 from gazelm.data.datamodule import GazeDataModule
 from gazelm.distributed import teardown_job
 from gazelm.errors import GazelmInputError
@@ -107,13 +108,15 @@ def train(cfg: DictConfig) -> float | None:
     try:
         cfg.seed = _seed(cfg)
         datamodule, module = build_components(cfg)
-        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=_named_components(cfg.get("callbacks")),
+        callbacks = [*_named_components(cfg.get("callbacks")), RunConfigInCheckpoint(cfg)]
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks,
                                          logger=_named_components(cfg.get("logger")) or False,
                                          default_root_dir=output_dir)
         _log_config(trainer, cfg, module)
         metrics: dict[str, float] = {}
         if cfg.get("train", True):
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+            ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), trainer, module, cfg)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             metrics.update(final_metrics(trainer))
         if cfg.get("test", True):
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

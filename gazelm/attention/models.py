@@ -12,6 +12,8 @@ from typing import Any, Iterable
 
 import torch
 
+from gazelm.atomic import atomic_path
+
 
 @dataclass
 class ProbeModel:
@@ -48,8 +50,8 @@ def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 512, cache: str 
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
         tok.train_from_iterator(list(texts), trainer=trainer)
         if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tok.save(str(cache))
+            with atomic_path(cache) as tmp:
+                tok.save(str(tmp))
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
                                    unk_token="<unk>")
 

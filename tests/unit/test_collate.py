@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from gazelm.data.collate import AccumulationWindows, LengthGroupedBatchSampler, pad_batch
@@ -95,3 +96,70 @@ def test_datamodule_without_length_grouping_still_shuffles(tmp_path) -> None:
         firsts = [dm.split_features("train").lengths("input_ids")[b[0]].item() for b in batches]
         assert sorted(i for b in batches for i in b) == list(range(64))
         assert firsts != sorted(firsts, reverse=True)  # shuffled batch order either way
+
+
+# -- resuming mid-epoch ------------------------------------------------------------------------------------
+LENGTHS = [3, 9, 1, 7, 4, 4, 2, 8, 5, 6, 1, 2, 9, 3, 7, 5, 2, 6, 8, 4, 3, 1]  # 22 examples, batches of 2 → 11
+
+
+class FakeTrainer:
+    """The trainer's side of the clock: its epoch, the micro-batches consumed, limit_train_batches."""
+
+    def __init__(self, epoch: int = 0, limit=None):
+        self.epoch, self.consumed, self.limit = epoch, 0, limit
+
+    def clock(self):
+        return self.epoch, self.consumed, self.limit
+
+
+def train_loader(trainer: FakeTrainer, accumulate: int = 3) -> AccumulationWindows:
+    from torch.utils.data import DataLoader
+
+    features = [_feat(list(range(1, n + 1)), [1] * n, i) for i, n in enumerate(LENGTHS)]
+    sampler = LengthGroupedBatchSampler(LENGTHS, 2, shuffle=True, seed=7, mega_batch=2)
+    loader = DataLoader(features, batch_sampler=sampler, collate_fn=lambda rows: pad_batch(rows, 0))
+    return AccumulationWindows(loader, accumulate, lambda b: {"n": (b["labels"] != -100).sum()}, trainer.clock)
+
+
+def run_epoch(loader: AccumulationWindows, trainer: FakeTrainer) -> list[tuple[list[int], float]]:
+    seen = []
+    for batch in loader:  # the trainer consumes a batch, then a checkpoint could be written
+        trainer.consumed += 1
+        seen.append((batch["example_index"].tolist(), float(batch["window_n"])))
+    return seen
+
+
+def test_epochs_are_reshuffled_through_the_trainer_clock() -> None:
+    trainer = FakeTrainer()
+    loader = train_loader(trainer)
+    first = run_epoch(loader, trainer)
+    trainer.epoch, trainer.consumed = 1, 0
+    second = run_epoch(loader, trainer)
+    assert sorted(i for b, _ in first for i in b) == sorted(i for b, _ in second for i in b) == list(range(22))
+    assert [b for b, _ in first] != [b for b, _ in second]
+
+
+@pytest.mark.parametrize("limit", [None, 8], ids=["whole-epoch", "limit_train_batches=8"])
+def test_resuming_after_any_micro_batch_continues_the_same_batches_and_windows(limit) -> None:
+    trainer = FakeTrainer(epoch=1, limit=limit)
+    loader = train_loader(trainer)
+    states, full = [], []
+    for batch in loader:
+        trainer.consumed += 1
+        full.append((batch["example_index"].tolist(), float(batch["window_n"])))
+        states.append(loader.state_dict())
+    per_epoch = limit or 11
+    assert len(full) == per_epoch
+    # window totals: the last window of a limited epoch stops at the limit
+    sizes = [sum(LENGTHS[i] for i in b) for b, _ in full]
+    assert [w for _, w in full] == [float(sum(sizes[s - s % 3:min(s - s % 3 + 3, per_epoch)])) for s in range(per_epoch)]
+    assert states[-1]["epoch"] == 2 and states[-1]["batches"] == 0  # a finished epoch resumes at the next one
+    for k, state in enumerate(states[:-1], start=1):  # killed after micro-batch k (mid-window too)
+        assert (state["epoch"], state["batches"]) == (1, k)
+        resumed_trainer = FakeTrainer(epoch=0, limit=limit)  # the loader starts before the trainer is restored
+        resumed = train_loader(resumed_trainer)
+        resumed.load_state_dict(state)
+        resumed_trainer.consumed = k
+        assert run_epoch(resumed, resumed_trainer) == full[k:]
+        resumed_trainer.epoch, resumed_trainer.consumed = 2, 0  # the next epoch starts from its beginning
+        assert len(run_epoch(resumed, resumed_trainer)) == per_epoch

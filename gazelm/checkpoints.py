@@ -1,0 +1,317 @@
+"""Checkpoints: written atomically, read safely, checked against the run that resumes them.
+
+- :class:`AtomicCheckpointIO` (the trainer's ``plugins``) writes every checkpoint to a
+  temporary file next to it and renames it into place, so a run killed while saving
+  leaves the previous ``last.ckpt`` intact (Lightning's own writer goes through a
+  temporary file in ``/tmp`` and a copy).
+- :func:`read_checkpoint` loads a file given as ``ckpt_path=`` / ``checkpoint=`` with
+  ``weights_only=True`` and turns every way it can be wrong (missing, a directory, empty,
+  truncated, not a torch file, a pickle that is not plain data, not a Lightning checkpoint)
+  into one :class:`~gazelm.errors.GazelmInputError` line naming the file.
+- :class:`RunConfigInCheckpoint` stores the resolved run config in every checkpoint, and
+  :func:`check_resumable` compares it and the weights with the run that loads it: a
+  config whose model does not fit the weights is an error naming the config keys that
+  differ (and the mismatched tensors), other differences are a warning.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from omegaconf import DictConfig, OmegaConf
+
+from gazelm.atomic import atomic_path, write_text
+from gazelm.errors import GazelmInputError
+
+log = logging.getLogger(__name__)
+CONFIG_KEY = "gazelm_config"
+#: config keys that change neither the weights nor what the next step trains on
+RUN_ONLY_KEYS = ("paths", "hydra", "ckpt_path", "train", "test", "tags", "logger", "callbacks", "trainer.max_epochs",
+                 "trainer.max_steps", "trainer.enable_progress_bar", "trainer.log_every_n_steps", "optimized_metric",
+                 "plugins")
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``torch.save`` into a unique temporary file beside the target, then an atomic rename."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if "://" in str(path):  # remote file systems: Lightning's own transaction
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
+
+
+def read_checkpoint(path: str | Path, field: str = "ckpt_path") -> dict[str, Any]:
+    """The checkpoint at ``path`` (``weights_only=True``, on CPU), or one clear error line."""
+    path = Path(path)
+
+    def bad(what: str) -> GazelmInputError:
+        return GazelmInputError(what, path=path, field=field)
+
+    if not path.exists():
+        raise bad("checkpoint not found")
+    if path.is_dir():
+        raise bad("is a directory, not a checkpoint file (give <run dir>/checkpoints/last.ckpt, or resume=<run dir>)")
+    size = path.stat().st_size
+    if size == 0:
+        raise bad("checkpoint file is empty (0 bytes)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "Weights only load failed" in str(err):
+            raise bad("refused: the file holds Python objects other than tensors and plain data "
+                      "(checkpoints are loaded with weights_only=True; never unpickle files from others)") from None
+        raise bad(f"not a PyTorch checkpoint ({first})") from None
+    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        text = str(err).lower()
+        if any(k in text for k in ("zip archive", "central directory", "truncated", "eof", "unexpected end")):
+            raise bad(f"checkpoint file is truncated or corrupt ({size} bytes): "
+                      f"{str(err).strip().splitlines()[0]}") from None
+        raise bad(f"cannot read checkpoint: {str(err).strip().splitlines()[0]}") from None
+    if not isinstance(state, dict) or "state_dict" not in state:
+        keys = ", ".join(sorted(map(str, state))[:6]) if isinstance(state, dict) else type(state).__name__
+        raise bad(f"not a gazelm/Lightning training checkpoint (no 'state_dict'; found {keys or 'nothing'}); "
+                  "a Hugging Face model folder is loaded with model.name_or_path=<dir>")
+    return state
+
+
+def _plain(cfg: Any) -> Any:
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"model.config.d_model": 64, ...}`` for a nested dict (lists are leaves)."""
+    if not isinstance(tree, Mapping):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        out.update(flatten(value, name) if isinstance(value, Mapping) and value else {name: value})
+    return out
+
+
+def config_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``key -> (checkpoint's value, this run's value)`` for every differing key that matters."""
+    a, b = flatten(saved), flatten(current)
+    missing = object()
+    diff = {}
+    for key in sorted(set(a) | set(b)):
+        if any(key == k or key.startswith(k + ".") for k in RUN_ONLY_KEYS):
+            continue
+        old, new = a.get(key, missing), b.get(key, missing)
+        if old != new:
+            diff[key] = ("(absent)" if old is missing else old, "(absent)" if new is missing else new)
+    return diff
+
+
+class RunConfigInCheckpoint(L.Callback):
+    """Store the resolved run config in each checkpoint (plain data: loads with ``weights_only``)."""
+
+    def __init__(self, cfg: DictConfig):
+        self.config = _plain(cfg)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CONFIG_KEY] = self.config
+
+
+def _tensor_mismatches(saved: Mapping[str, torch.Tensor], current: Mapping[str, torch.Tensor]) -> list[str]:
+    lines = []
+    for key in sorted(set(saved) | set(current)):
+        if key not in current:
+            lines.append(f"{key} only in the checkpoint")
+        elif key not in saved:
+            lines.append(f"{key} missing from the checkpoint")
+        elif tuple(saved[key].shape) != tuple(current[key].shape):
+            lines.append(f"{key} {list(saved[key].shape)} in the checkpoint vs {list(current[key].shape)} now")
+    return lines
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_resumable(checkpoint: Mapping[str, Any], module: torch.nn.Module, cfg: DictConfig | None,
+                    path: str | Path) -> None:
+    """Raise if ``module`` cannot take the checkpoint's weights (naming the config keys that differ
+    and the first mismatched tensors); warn about other config differences (the resumed run then
+    does not continue the interrupted one exactly)."""
+    saved_cfg = checkpoint.get(CONFIG_KEY)
+    diff = config_differences(saved_cfg, _plain(cfg)) if saved_cfg is not None and cfg is not None else {}
+    described = "; ".join(f"{k}: {_show(old)} in the checkpoint's run, {_show(new)} now" for k, (old, new) in diff.items())
+    tensors = _tensor_mismatches(checkpoint["state_dict"], module.state_dict())
+    if tensors:
+        shown = "; ".join(tensors[:3]) + (f"; … {len(tensors) - 3} more" if len(tensors) > 3 else "")
+        because = f"the config differs from the checkpoint's run: {described}" if described else (
+            "the model differs (the checkpoint stores no run config to compare)")
+        raise GazelmInputError(f"the weights do not fit this model — {because} ({len(tensors)} tensors differ: "
+                               f"{shown})", path=path, field="ckpt_path")
+    if described:
+        log.warning("resuming %s with a config that differs from its run (the continuation is not the "
+                    "interrupted run's): %s", path, described)
+
+
+def last_checkpoint(trainer: L.Trainer) -> Path | None:
+    """The newest ``last*.ckpt`` in the folders of the trainer's ``ModelCheckpoint`` callbacks."""
+    found = [p for cb in trainer.checkpoint_callbacks if getattr(cb, "dirpath", None)
+             for p in Path(cb.dirpath).glob("last*.ckpt")]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def resolve_ckpt_path(ckpt_path: str | None, trainer: L.Trainer, module: torch.nn.Module,
+                      cfg: DictConfig | None = None) -> str | None:
+    """What ``trainer.fit(ckpt_path=...)`` gets: a checked file, or ``None`` to start fresh.
+
+    ``last`` is this run directory's newest ``last*.ckpt`` (none yet: start from scratch, as
+    Lightning does, so a requeued job with a fixed ``hydra.run.dir`` resumes when it can);
+    ``best``/``hpc``/``registry`` are passed to Lightning; a path is read with
+    :func:`read_checkpoint` and checked with :func:`check_resumable` before anything loads it.
+    The CSV history in this run directory is cut where the checkpoint was taken, so the
+    resumed run appends to it without repeating the steps the interrupted run logged after.
+    """
+    if ckpt_path is None or str(ckpt_path) == "":
+        return None
+    text = str(ckpt_path)
+    if text in ("best", "hpc", "registry"):
+        return text
+    if text == "last":
+        path = last_checkpoint(trainer)
+        if path is None:
+            log.info("ckpt_path=last: no last checkpoint in this run directory yet; starting from scratch")
+            return None
+    else:
+        path = Path(text)
+    state = read_checkpoint(path)
+    check_resumable(state, module, cfg, path)
+    if trainer.is_global_zero:
+        for logger in trainer.loggers:
+            if isinstance(logger, CSVLogger):
+                trim_csv_history(Path(logger.log_dir) / "metrics.csv", int(state.get("global_step", 0)))
+    return str(path)
+
+
+def trim_csv_history(path: Path, from_step: int) -> None:
+    """Drop the rows of a Lightning ``metrics.csv`` logged at ``step >= from_step`` (rewritten atomically)."""
+    if not path.is_file():
+        return
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames or [], list(reader)
+    kept = [r for r in rows if not (r.get("step") or "").isdigit() or int(r["step"]) < from_step]
+    if len(kept) == len(rows):
+        return
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(kept)
+    write_text(path, out.getvalue())
+    log.info("%s: dropped %d rows logged after step %d (the resumed run logs them again)", path,
+             len(rows) - len(kept), from_step)
+
+
+# -- RNG states (a resumed run draws the same dropout masks on every rank) -----------------------------
+def capture_rng_states() -> dict[str, Any]:
+    """This process's RNG states as tensors and plain lists (loadable with ``weights_only=True``)."""
+    import random
+
+    import numpy as np
+
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, state, gauss = random.getstate()
+    states: dict[str, Any] = {"torch": torch.get_rng_state(), "python": [version, list(state), gauss],
+                              "numpy": [kind, keys.tolist(), pos, has_gauss, cached]}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state()
+    return states
+
+
+def restore_rng_states(states: Mapping[str, Any]) -> None:
+    import random
+
+    import numpy as np
+
+    torch.set_rng_state(states["torch"])
+    version, state, gauss = states["python"]
+    random.setstate((version, tuple(state), gauss))
+    kind, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state(states["cuda"])
+
+
+def save_rng_states(checkpoint: dict[str, Any]) -> None:
+    """``rng_states`` (this rank) and, under DDP, ``rng_states_per_rank`` (every rank's: the
+    checkpoint is assembled on every rank, so the gather is collective)."""
+    from gazelm.distributed import process_group_ready
+
+    states = capture_rng_states()
+    checkpoint["rng_states"] = states
+    if process_group_ready():
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, states)
+        checkpoint["rng_states_per_rank"] = gathered
+
+
+def load_rng_states(checkpoint: Mapping[str, Any], rank: int = 0) -> None:
+    per_rank = checkpoint.get("rng_states_per_rank") or []
+    states = per_rank[rank] if rank < len(per_rank) else checkpoint.get("rng_states")
+    if states is not None:
+        restore_rng_states(states)
+
+
+# -- gazelm train resume=<run dir> -----------------------------------------------------------------------
+def _latest_run(root: Path) -> Path:
+    found = [p for sub in ("runs", "multiruns") for p in (root / sub).glob("**/checkpoints/last.ckpt")]
+    if not found:
+        raise GazelmInputError("no run with a checkpoints/last.ckpt to resume", path=root, field="resume")
+    return max(found, key=lambda p: p.stat().st_mtime).parents[1]
+
+
+def resume_argv(argv: list[str], outputs: Path | None = None) -> list[str]:
+    """Rewrite ``gazelm train resume=<run dir> [overrides]`` into the command that continues that run.
+
+    The run's own overrides (``<run dir>/.hydra/overrides.yaml``) come first, then the ones given
+    here (so ``trainer.max_epochs=10`` extends a run), then ``ckpt_path=<run dir>/checkpoints/last.ckpt``
+    and ``hydra.run.dir=<run dir>``: the same config, the same directory (CSV history appended,
+    the W&B run resumed by id). ``resume=last`` is the newest run under ``outputs/``; a
+    ``.ckpt`` file resumes from that checkpoint of its run.
+    """
+    given = [a for a in argv[1:] if a.startswith("resume=")]
+    if not given:
+        return argv
+    if len(given) > 1 or any(a in ("-m", "--multirun") for a in argv):
+        raise GazelmInputError("resume= continues one run: give it once, without -m", field="resume")
+    value = given[0].split("=", 1)[1].strip("'\"")
+    if value == "last":
+        from gazelm.config import project_root
+
+        target = _latest_run(outputs or project_root() / "outputs")
+    else:
+        target = Path(value).expanduser().resolve()
+    run_dir = target.parents[1] if target.suffix == ".ckpt" else target
+    recorded_file = run_dir / ".hydra" / "overrides.yaml"
+    if not recorded_file.is_file():
+        raise GazelmInputError("not a gazelm run directory (no .hydra/overrides.yaml)", path=run_dir, field="resume")
+    checkpoint = target if target.suffix == ".ckpt" else run_dir / "checkpoints" / "last.ckpt"
+    if not checkpoint.is_file():
+        raise GazelmInputError("no checkpoint to resume from (last.ckpt is written at each epoch end, or every "
+                               "callbacks.last_checkpoint.every_n_train_steps steps)", path=checkpoint, field="resume")
+    import yaml
+
+    recorded = [o for o in yaml.safe_load(recorded_file.read_text(encoding="utf-8")) or []
+                if o.split("=", 1)[0].lstrip("+~") not in ("ckpt_path", "resume")]
+    rest = [a for a in argv[1:] if not a.startswith("resume=")]
+    return [argv[0], *recorded, *rest, f'ckpt_path="{checkpoint}"', f'hydra.run.dir="{run_dir}"']
