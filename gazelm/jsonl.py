@@ -7,20 +7,22 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from gazelm.errors import GazelmInputError
+from gazelm.textfiles import decode_utf8
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, row)`` for each non-empty line (``.gz`` read transparently).
 
-    A line that is not valid JSON, or not a JSON object, raises
+    A line that is not UTF-8, not valid JSON, or not a JSON object, raises
     :class:`~gazelm.errors.GazelmInputError` naming the file and line.
     """
     path = Path(path)
     if not path.exists():
         raise GazelmInputError("file not found", path=path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with opener(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            line = decode_utf8(raw, path, lineno)
             if not line.strip():
                 continue
             try:

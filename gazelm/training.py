@@ -15,7 +15,8 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gazelm.checkpoints import RunConfigInCheckpoint, resolve_ckpt_path
+from gazelm.checkpoints import RunConfigInCheckpoint, check_ckpt_file, resolve_ckpt_path
+from gazelm.config_types import check_config_types
 from gazelm.data.datamodule import GazeDataModule
 from gazelm.distributed import teardown_job
 from gazelm.errors import GazelmInputError
@@ -105,8 +106,10 @@ def train(cfg: DictConfig) -> float | None:
     output_dir = cfg.paths.output_dir
     _quiet_lightning_tips()
     import_plugins(cfg.get("plugins"))
+    check_ckpt_file(cfg.get("ckpt_path"))
     try:
         cfg.seed = _seed(cfg)
+        check_config_types(cfg)
         datamodule, module = build_components(cfg)
         callbacks = [*_named_components(cfg.get("callbacks")), RunConfigInCheckpoint(cfg)]
         trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks,

@@ -23,6 +23,7 @@ from gazelm.gaze.annotation import GazeAnnotation
 from gazelm.gaze.priors import RESOURCE_DIR, GazePriors, load_priors, resolve_priors_path
 from gazelm.gaze.simulate import simulate_scanpath
 from gazelm.gaze.weights import DEFAULT_W_BASE, check_variant, row_weights, token_weights
+from gazelm.textfiles import read_utf8
 
 
 def _digest(*parts: str) -> str:
@@ -205,7 +206,7 @@ class FromFileProvider:
         self._priors: GazePriors | None = None
         self._data_dir = data_dir
         self.rows: dict[str, dict[str, Any]] = {}
-        for lineno, raw in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
+        for lineno, raw in enumerate(read_utf8(self.path).splitlines(), start=1):
             if not raw.strip():
                 continue
             try:

@@ -14,6 +14,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from gazelm.config import conf_dir
+from gazelm.config_types import annotation_problems
 from tests.helpers.compose import compose_config
 
 CONF = conf_dir()
@@ -66,6 +67,7 @@ def test_every_train_option_composes_and_binds(group: str, option: str, tmp_path
     cfg = compose_config([f"{prefix}{group}={option}"], output_dir=tmp_path)
     OmegaConf.resolve(cfg.paths)
     assert check_targets(cfg) >= 3  # data, model, objective at least
+    assert annotation_problems(cfg)[0] == {}  # every value has the type its target's signature annotates
 
 
 def test_default_config_is_the_embedded_default(tmp_path: Path) -> None:
