@@ -116,24 +116,25 @@ def _value(node: DictConfig, key: str) -> tuple[bool, Any]:
     return (True, value) if isinstance(value, _PRIMITIVE) or isinstance(value, (DictConfig, ListConfig)) else (False, None)
 
 
-def _target_nodes(node: Any, path: str = "") -> Iterable[tuple[str, DictConfig]]:
+def target_nodes(node: Any, path: str = "") -> Iterable[tuple[str, DictConfig]]:
+    """Every config node with a ``_target_`` and its dotted path (``trainer``, ``callbacks.generation``)."""
     if isinstance(node, DictConfig) and not node._is_none():
         if "_target_" in node:
             yield path, node
         for key in node.keys():
             child = node._get_node(key)
             if isinstance(child, (DictConfig, ListConfig)):
-                yield from _target_nodes(child, f"{path}.{key}" if path else str(key))
+                yield from target_nodes(child, f"{path}.{key}" if path else str(key))
     elif isinstance(node, ListConfig) and not node._is_none():
         for i in range(len(node)):
-            yield from _target_nodes(node._get_node(i), f"{path}[{i}]")
+            yield from target_nodes(node._get_node(i), f"{path}[{i}]")
 
 
 def annotation_problems(cfg: DictConfig) -> tuple[dict[str, str], set[str]]:
     """``key -> problem`` for values that do not fit their ``_target_``'s annotations, and the keys checked."""
     problems: dict[str, str] = {}
     checked: set[str] = set()
-    for path, node in _target_nodes(cfg):
+    for path, node in target_nodes(cfg):
         if path == "hydra" or path.startswith("hydra."):
             continue
         hints = _hints(str(node._target_))

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from hydra.utils import get_object
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from gazelm.config import conf_dir
-from gazelm.config_types import annotation_problems
+from gazelm.config_types import annotation_problems, target_nodes
 from tests.helpers.compose import compose_config
 
 CONF = conf_dir()
@@ -27,24 +27,9 @@ def _options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-def _targets(node, path: str = ""):
-    if isinstance(node, (DictConfig, ListConfig)) and node._is_none():
-        return
-    if isinstance(node, DictConfig):
-        if "_target_" in node:
-            yield path, node
-        for key in node.keys():
-            value = node._get_node(key)
-            if isinstance(value, (DictConfig, ListConfig)):
-                yield from _targets(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(node, ListConfig):
-        for i, value in enumerate(node):
-            yield from _targets(value, f"{path}[{i}]")
-
-
 def check_targets(cfg: DictConfig) -> int:
     checked = 0
-    for path, node in _targets(cfg):
+    for path, node in target_nodes(cfg):
         if path.startswith("hydra"):
             continue
         target = get_object(node._target_)
