@@ -212,11 +212,11 @@ class AccumulationWindows:
             if not window:
                 return
             self._stamp(window)
-            for batch in window[max(0, skip - position):]:
-                self._position += 1
-                yield batch
+            for offset, batch in enumerate(window):
+                if position + offset >= skip:  # the batches before the position were trained already
+                    self._position = position + offset + 1
+                    yield batch
             position += len(window)
-            self._position = position
 
     def _stamp(self, window: list[dict[str, torch.Tensor]]) -> None:
         if self.counts is None:

@@ -163,3 +163,14 @@ def test_resuming_after_any_micro_batch_continues_the_same_batches_and_windows(l
         assert run_epoch(resumed, resumed_trainer) == full[k:]
         resumed_trainer.epoch, resumed_trainer.consumed = 2, 0  # the next epoch starts from its beginning
         assert len(run_epoch(resumed, resumed_trainer)) == per_epoch
+
+
+def test_without_a_clock_the_position_counts_the_batches_handed_out() -> None:
+    loader = AccumulationWindows([{"labels": torch.ones(1, 2)} for _ in range(7)], accumulate=3)
+    it = iter(loader)
+    for _ in range(5):
+        next(it)
+    assert loader.state_dict()["batches"] == 5
+    resumed = AccumulationWindows([{"labels": torch.full((1, 2), float(i))} for i in range(7)], accumulate=3)
+    resumed.load_state_dict(loader.state_dict())
+    assert [int(b["labels"][0, 0]) for b in resumed] == [5, 6]
