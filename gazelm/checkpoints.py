@@ -201,11 +201,25 @@ def resolve_ckpt_path(ckpt_path: str | None, trainer: L.Trainer, module: torch.n
         path = Path(text)
     state = read_checkpoint(path)
     check_resumable(state, module, cfg, path)
+    check_not_finished(state, trainer, path)
     if trainer.is_global_zero:
         for logger in trainer.loggers:
             if isinstance(logger, CSVLogger):
                 trim_csv_history(Path(logger.log_dir) / "metrics.csv", int(state.get("global_step", 0)))
     return str(path)
+
+
+def check_not_finished(state: Mapping[str, Any], trainer: L.Trainer, path: str | Path) -> None:
+    """A checkpoint taken after training ended has nothing to resume: say how to train longer
+    (rather than re-run only the test and overwrite the run's metrics)."""
+    progress = state.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+    epoch, step = int(progress.get("completed", 0)), int(state.get("global_step", 0))  # epochs the fit loop ended
+    if trainer.max_steps > 0 and step >= trainer.max_steps:
+        raise GazelmInputError(f"the run finished training (step {step} of trainer.max_steps={trainer.max_steps}); "
+                               "to train longer give a larger trainer.max_steps", path=path, field="ckpt_path")
+    if trainer.max_steps <= 0 and trainer.max_epochs is not None and epoch >= trainer.max_epochs:
+        raise GazelmInputError(f"the run finished training ({epoch} of trainer.max_epochs={trainer.max_epochs} "
+                               "epochs); to train longer give a larger trainer.max_epochs", path=path, field="ckpt_path")
 
 
 def trim_csv_history(path: Path, from_step: int) -> None:
@@ -280,7 +294,8 @@ def load_rng_states(checkpoint: Mapping[str, Any], rank: int = 0) -> None:
 
 
 # -- gazelm train resume=<run dir> -----------------------------------------------------------------------
-def _latest_run(root: Path) -> Path:
+def latest_run(root: Path) -> Path:
+    """The run directory under ``root`` (``runs/`` and ``multiruns/``) with the newest ``last.ckpt``."""
     found = [p for sub in ("runs", "multiruns") for p in (root / sub).glob("**/checkpoints/last.ckpt")]
     if not found:
         raise GazelmInputError("no run with a checkpoints/last.ckpt to resume", path=root, field="resume")
@@ -293,8 +308,9 @@ def resume_argv(argv: list[str], outputs: Path | None = None) -> list[str]:
     The run's own overrides (``<run dir>/.hydra/overrides.yaml``) come first, then the ones given
     here (so ``trainer.max_epochs=10`` extends a run), then ``ckpt_path=<run dir>/checkpoints/last.ckpt``
     and ``hydra.run.dir=<run dir>``: the same config, the same directory (CSV history appended,
-    the W&B run resumed by id). ``resume=last`` is the newest run under ``outputs/``; a
-    ``.ckpt`` file resumes from that checkpoint of its run.
+    the W&B run resumed by id). ``resume=last`` is the newest run with a ``last.ckpt`` under
+    ``outputs/`` (or the ``paths.log_dir=`` given); a ``.ckpt`` file resumes from that checkpoint
+    of its run.
     """
     given = [a for a in argv[1:] if a.startswith("resume=")]
     if not given:
@@ -305,7 +321,8 @@ def resume_argv(argv: list[str], outputs: Path | None = None) -> list[str]:
     if value == "last":
         from gazelm.config import project_root
 
-        target = _latest_run(outputs or project_root() / "outputs")
+        log_dir = [a.split("=", 1)[1].strip("'\"") for a in argv[1:] if a.startswith("paths.log_dir=")]
+        target = latest_run(outputs or (Path(log_dir[-1]) if log_dir else project_root() / "outputs"))
     else:
         target = Path(value).expanduser().resolve()
     run_dir = target.parents[1] if target.suffix == ".ckpt" else target

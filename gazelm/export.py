@@ -132,5 +132,18 @@ def export_from_config(cfg: DictConfig) -> Path:
         if not cfg.get(key):
             raise GazelmInputError(f"give {key}=...: gazelm export checkpoint=<run>/checkpoints/last.ckpt out=DIR",
                                    field=key)
-    return export_checkpoint(cfg.checkpoint, cfg.out, lora=cfg.get("lora", "merge"), run_config=cfg.get("run_config"),
+    return export_checkpoint(find_checkpoint(str(cfg.checkpoint), cfg.get("runs_dir")), cfg.out,
+                             lora=cfg.get("lora", "merge"), run_config=cfg.get("run_config"),
                              data_dir=cfg.get("data_dir"), cache_dir=cfg.get("cache_dir"))
+
+
+def find_checkpoint(checkpoint: str, runs_dir: str | None = None) -> Path:
+    """``last``: the newest run's ``last.ckpt`` (under ``runs_dir``, default ``<project>/outputs``);
+    a run directory: its ``checkpoints/last.ckpt``; otherwise the file itself."""
+    from gazelm.checkpoints import latest_run
+    from gazelm.config import project_root
+
+    if checkpoint == "last":
+        return latest_run(Path(runs_dir) if runs_dir else project_root() / "outputs") / "checkpoints" / "last.ckpt"
+    path = Path(checkpoint)
+    return path / "checkpoints" / "last.ckpt" if path.is_dir() else path

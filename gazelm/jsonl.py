@@ -19,6 +19,8 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     path = Path(path)
     if not path.exists():
         raise GazelmInputError("file not found", path=path)
+    if path.is_dir():
+        raise GazelmInputError("is a directory, expected a JSON Lines file", path=path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):

@@ -20,8 +20,8 @@ def decode_utf8(raw: bytes, path: str | Path, row: int | None = None) -> str:
     except UnicodeDecodeError as err:
         line_start = raw.rfind(b"\n", 0, err.start) + 1
         where = row if row is not None else raw.count(b"\n", 0, err.start) + 1
-        raise GazelmInputError(f"not UTF-8 text: byte 0x{raw[err.start]:02x} at column {err.start - line_start + 1} "
-                               "(save the file as UTF-8)", path=path, row=where) from None
+        raise GazelmInputError(f"not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start - line_start + 1})",
+                               path=path, row=where) from None
 
 
 def read_text(path: str | Path) -> str:

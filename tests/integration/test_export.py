@@ -29,7 +29,7 @@ CASES = {"tiny_t5": ("model=tiny_t5",), "tiny_causal": ("model=tiny_causal",),
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory, shared_cache: Path) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("runs")
+    root = tmp_path_factory.mktemp("outputs") / "runs"
     for name, overrides in CASES.items():
         train(train_config(root / name, shared_cache, *QUICK, *overrides))
     return {name: root / name / "checkpoints" / "last.ckpt" for name in CASES}
@@ -94,9 +94,19 @@ def test_export_refuses_other_targets_and_bad_options(checkpoints, tmp_path: Pat
         export_checkpoint(checkpoints["tiny_causal"], tmp_path / "out", lora="both")
 
 
+def test_checkpoint_may_be_a_run_directory_or_the_newest_run(checkpoints) -> None:
+    from gazelm.export import find_checkpoint
+
+    run = checkpoints["tiny_t5"].parents[1]
+    assert find_checkpoint(str(run)) == checkpoints["tiny_t5"]
+    newest = max(checkpoints.values(), key=lambda p: p.stat().st_mtime)
+    assert find_checkpoint("last", runs_dir=str(run.parents[1])) == newest  # outputs/runs/ holds the three runs
+
+
 def test_cli(checkpoints, tmp_path: Path, shared_cache: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "gazelm.cli.main", "export", f"checkpoint={checkpoints['tiny_t5']}",
+    run = checkpoints["tiny_t5"].parents[1]
+    result = subprocess.run([sys.executable, "-m", "gazelm.cli.main", "export", f"checkpoint={run}",
                              f"out={tmp_path / 'cli'}"], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

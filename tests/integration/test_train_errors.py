@@ -47,7 +47,7 @@ def _non_utf8_jsonl(folder: Path) -> Path:
     (["trainer.max_epochs=abc"], "field 'trainer.max_epochs': expected an integer or null, got 'abc'"),
     (["ckpt_path=TMP/cut.ckpt"], "cut.ckpt, field 'ckpt_path': checkpoint file is truncated or corrupt"),
     (["data=eyemulator_jsonl", "data.source.path=TMP/rows"],
-     "summarization_train_sample.jsonl, row 2: not UTF-8 text: byte 0xe9 at column 35"),
+     "summarization_train_sample.jsonl, row 2: not UTF-8 text (byte 0xe9 at column 35)"),
     (["resume=TMP"], "field 'resume': not a gazelm run directory"),
 ], ids=["max_epochs", "truncated-ckpt", "non-utf8-data", "resume-not-a-run"])
 def test_cli_error_is_one_line_with_exit_status_2(overrides, expected, tmp_path: Path, shared_cache: Path) -> None:
@@ -64,7 +64,7 @@ def test_non_utf8_codexglue_file_is_named_with_its_row(tmp_path: Path) -> None:
 
     (tmp_path / "train.java-cs.txt.java").write_bytes(b"a();\nb();\nString s = \"\xff\";\n")
     (tmp_path / "train.java-cs.txt.cs").write_text("A();\nB();\nC();\n")
-    with pytest.raises(GazelmInputError, match=r"train.java-cs.txt.java, row 3: not UTF-8 text: byte 0xff at column 13"):
+    with pytest.raises(GazelmInputError, match=r"train.java-cs.txt.java, row 3: not UTF-8 text \(byte 0xff at column 13\)"):
         load_examples("codexglue_java_cs", "translation", "train", path=str(tmp_path))
 
 

@@ -157,3 +157,17 @@ def test_wandb_logger_resumes_the_run_of_its_directory(tmp_path: Path, monkeypat
     resumed = wandb_logger(save_dir=str(tmp_path), name="objective=ce,ckpt_path=x")
     assert resumed._wandb_init["id"] == "ab12cd34" and resumed._wandb_init["resume"] == "allow"
     assert resumed._wandb_init.get("name") is None  # the run keeps its name
+
+
+def test_a_finished_run_says_how_to_train_longer(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from gazelm.checkpoints import check_not_finished
+
+    state = {"global_step": 12, "loops": {"fit_loop": {"epoch_progress": {"current": {"completed": 3}}}}}
+    check_not_finished(state, SimpleNamespace(max_steps=-1, max_epochs=5), tmp_path / "last.ckpt")  # 3 of 5: resumes
+    with pytest.raises(GazelmInputError, match=r"finished training \(3 of trainer.max_epochs=3 epochs\); to train "
+                                               r"longer give a larger trainer.max_epochs"):
+        check_not_finished(state, SimpleNamespace(max_steps=-1, max_epochs=3), tmp_path / "last.ckpt")
+    with pytest.raises(GazelmInputError, match=r"step 12 of trainer.max_steps=12"):
+        check_not_finished(state, SimpleNamespace(max_steps=12, max_epochs=None), tmp_path / "last.ckpt")
