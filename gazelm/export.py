@@ -140,7 +140,7 @@ def export_from_config(cfg: DictConfig) -> Path:
 def find_checkpoint(checkpoint: str, runs_dir: str | None = None) -> Path:
     """``last``: the newest run's ``last.ckpt`` (under ``runs_dir``, default ``<project>/outputs``);
     a run directory: its ``checkpoints/last.ckpt``; otherwise the file itself."""
-    from gazelm.checkpoints import latest_run
+    from gazelm.resume import latest_run
     from gazelm.config import project_root
 
     if checkpoint == "last":

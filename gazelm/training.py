@@ -15,7 +15,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from gazelm.checkpoints import RunConfigInCheckpoint, check_ckpt_file, resolve_ckpt_path
+from gazelm.checkpoints import RunConfigInCheckpoint
 from gazelm.config_types import check_config_types
 from gazelm.data.datamodule import GazeDataModule
 from gazelm.distributed import teardown_job
@@ -23,6 +23,7 @@ from gazelm.errors import GazelmInputError
 from gazelm.models.backbones import Backbone
 from gazelm.models.module import GazeLM
 from gazelm.registry import import_plugins
+from gazelm.resume import check_ckpt_file, resolve_ckpt_path
 
 log = logging.getLogger(__name__)
 

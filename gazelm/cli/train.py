@@ -33,7 +33,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 def main() -> float | None:
     """``resume=<run dir>`` becomes that run's overrides + ``ckpt_path`` + ``hydra.run.dir``, then Hydra."""
-    from gazelm.checkpoints import resume_argv
+    from gazelm.resume import resume_argv
 
     try:
         sys.argv = resume_argv(sys.argv)

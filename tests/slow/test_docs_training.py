@@ -24,9 +24,12 @@ pytestmark = pytest.mark.slow
 DOC = ROOT / "docs" / "training.md"
 NEEDS_HARDWARE = re.compile(r"trainer=(gpu|ddp)\b|trainer.devices=[3-9]|launcher=submitit_slurm|"
                             r"model=(codet5|qwen|deepseek|starcoder|llama)")
-# run in full elsewhere (DDP: tests/slow/test_resume_determinism.py, test_multirun.py; a causal model
-# for epochs: test_fast_dev_run.py): composed and type-checked here
-COVERED = {"gazelm train trainer=ddp_sim", "gazelm train model=tiny_causal task=completion optim.lr=3e-4 trainer.max_epochs=5"}
+# run in full by other tests (DDP: tests/slow/test_resume_determinism.py and test_multirun.py; fast_dev_run
+# with and without LoRA: tests/integration/test_fast_dev_run.py, test_objectives_fast_dev_run.py):
+# composed and type-checked here
+COVERED = {"gazelm train trainer=ddp_sim", "gazelm train debug=fdr",
+           "gazelm train model=tiny_causal task=completion optim.lr=3e-4 trainer.max_epochs=5",
+           "gazelm train model=tiny_causal model.lora.enabled=true debug=fdr"}
 CHEAP = ["model.tokenizer.vocab_size=600", "data.source.max_examples={train: 16, val: 4, test: 4}",
          "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
          "trainer.max_epochs=1", "callbacks.generation.max_samples=2", "callbacks.generation.generation.max_new_tokens=4"]

@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from gazelm.checkpoints import (
-    AtomicCheckpointIO,
-    check_resumable,
-    config_differences,
-    read_checkpoint,
-    resume_argv,
-    trim_csv_history,
-)
+from gazelm.checkpoints import AtomicCheckpointIO, check_resumable, config_differences, read_checkpoint
+from gazelm.resume import resume_argv, trim_csv_history
 from gazelm.errors import GazelmInputError
 
 
@@ -162,7 +156,7 @@ def test_wandb_logger_resumes_the_run_of_its_directory(tmp_path: Path, monkeypat
 def test_a_finished_run_says_how_to_train_longer(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from gazelm.checkpoints import check_not_finished
+    from gazelm.resume import check_not_finished
 
     state = {"global_step": 12, "loops": {"fit_loop": {"epoch_progress": {"current": {"completed": 3}}}}}
     check_not_finished(state, SimpleNamespace(max_steps=-1, max_epochs=5), tmp_path / "last.ckpt")  # 3 of 5: resumes
