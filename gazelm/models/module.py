@@ -107,12 +107,8 @@ class GazeLM(L.LightningModule):
 
     # -- checkpoints --------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep every rank's RNG states (a resumed run draws the same dropout masks) and the backbone
-        spec (``model=gazelm_checkpoint`` rebuilds the backbone from it)."""
-        from gazelm.models.from_checkpoint import SPEC_KEY, backbone_spec
-
+        """Keep every rank's RNG states, so a resumed run draws the same dropout masks."""
         save_rng_states(checkpoint)
-        checkpoint[SPEC_KEY] = backbone_spec(self.backbone)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         load_rng_states(checkpoint, self.global_rank)

@@ -174,6 +174,8 @@ class Fixate(Objective):
             raise ValueError("fixate trains only the soft prompts on a frozen backbone: set model.lora.enabled=false")
         backbone.freeze()
         hidden = backbone.model.get_input_embeddings().embedding_dim
+        if self.soft_prompt is not None and self.soft_prompt.hidden_size == hidden:
+            return  # set up again (e.g. a second module on the same backbone): the prompts are kept
         self.soft_prompt = PersonalSoftPrompt(self.n_basis, self.n_tokens, hidden, self.init_std, self.personalised)
         if self.init_prompts:
             self.soft_prompt.load_prompts(PersonalSoftPrompt.load(self.init_prompts))
