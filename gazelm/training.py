@@ -57,6 +57,11 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     gaze = instantiate(cfg.gaze) if cfg.get("gaze") else None
     datamodule: GazeDataModule = instantiate(cfg.data, gaze=gaze, _recursive_=False)
     objective = instantiate(cfg.objective)
+    if datamodule.packing and not objective.supports_packing:
+        raise GazelmInputError(f"data.packing=true: objective {type(objective).__name__} compares whole rows "
+                               "(attention maps, per-row means), so packed rows would change its loss; use an "
+                               "objective that supports packing (ce, eyemulator) or data.packing=false",
+                               field="data.packing")
     model_cfg = cfg.model
     corpus = datamodule.tokenizer_corpus() if (model_cfg.get("tokenizer") or {}).get("train") else None
     extra = {}
@@ -68,6 +73,8 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     backbone: Backbone = build(corpus=corpus, **extra)
     datamodule.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
     module = GazeLM(backbone, objective, optim=cfg.optim)
+    if cfg.get("compile"):
+        backbone.compile_model(cfg.compile)
     return datamodule, module
 
 

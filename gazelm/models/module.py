@@ -17,7 +17,7 @@ from transformers import get_scheduler
 from gazelm.distributed import process_group_ready
 from gazelm.models.backbones import Backbone
 from gazelm.objectives.base import Objective
-from gazelm.objectives.tokens import token_log_probs
+from gazelm.objectives.tokens import output_log_probs
 
 def capture_rng_states() -> dict[str, Any]:
     """RNG states as tensors and plain lists (loadable with ``weights_only=True``)."""
@@ -59,7 +59,8 @@ class GazeLM(L.LightningModule):
 
     # -- loss -------------------------------------------------------------------------
     def forward(self, batch: Mapping[str, torch.Tensor]) -> Any:
-        return self.backbone(batch, output_attentions="attentions" in self.objective.needs)
+        return self.backbone(batch, output_attentions="attentions" in self.objective.needs,
+                             labels=self.objective.scored_labels(batch))
 
     def items_normalizer(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
         """What a summed micro-batch loss is divided by (see ``gazelm.objectives.base``)."""
@@ -86,8 +87,8 @@ class GazeLM(L.LightningModule):
         return loss
 
     def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
-        outputs = self.backbone(batch)
-        logp, mask = token_log_probs(outputs.logits, batch["labels"], self.backbone.is_causal)
+        outputs = self.backbone(batch, labels=batch["labels"])
+        logp, mask = output_log_probs(outputs, batch["labels"], self.backbone.is_causal)
         n = int(mask.sum())
         self.log(f"{prefix}/loss", -logp.sum() / max(n, 1), batch_size=max(n, 1), sync_dist=True, prog_bar=True)
 

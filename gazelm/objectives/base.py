@@ -25,9 +25,19 @@ class Objective:
     """Base class. ``needs`` lists extra model outputs, e.g. ``{"attentions"}``."""
 
     needs: ClassVar[frozenset[str]] = frozenset()
+    # reads only per-token and per-example quantities, so packed rows (gazelm.data.packing) give
+    # the same loss as one example per row; objectives comparing whole rows leave it False
+    supports_packing: ClassVar[bool] = False
 
     def setup(self, module: Any) -> None:
         """Called once the module and backbone exist (e.g. to build a reference model)."""
+
+    def scored_labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The tokens whose log-probabilities ``loss`` reads (-100 elsewhere), or ``None`` when it
+        needs the full logits. Naming them lets the backbone skip the vocabulary projection
+        everywhere else; ``loss`` then gets their log-probs as ``outputs.log_probs`` /
+        ``outputs.label_mask`` (read them with :func:`gazelm.objectives.tokens.output_log_probs`)."""
+        return None
 
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
         raise NotImplementedError
