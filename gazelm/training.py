@@ -19,6 +19,7 @@ from gazelm.data.datamodule import GazeDataModule
 from gazelm.distributed import teardown_job
 from gazelm.errors import GazelmInputError
 from gazelm.models.backbones import Backbone
+from gazelm.models.fsdp import checked_checkpoint
 from gazelm.models.module import GazeLM
 from gazelm.registry import import_plugins
 
@@ -119,11 +120,13 @@ def train(cfg: DictConfig) -> float | None:
         _log_config(trainer, cfg, module)
         metrics: dict[str, float] = {}
         if cfg.get("train", True):
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=checked_checkpoint(cfg.get("ckpt_path")),
+                        weights_only=True)
             metrics.update(final_metrics(trainer))
         if cfg.get("test", True):
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-            trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False)
+            trainer.test(module, datamodule=datamodule, ckpt_path=checked_checkpoint(best or None), weights_only=True,
+                         verbose=False)
             metrics.update(final_metrics(trainer))
         if trainer.is_global_zero:
             Path(output_dir).mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -25,6 +26,18 @@ from gazelm.objectives.tokens import kept_log_probs, predicting_mask, token_log_
 
 log = logging.getLogger(__name__)
 KINDS = {"seq2seq": AutoModelForSeq2SeqLM, "causal": AutoModelForCausalLM}
+
+
+@contextmanager
+def project_only(head: nn.Module, keep: torch.Tensor) -> Iterator[None]:
+    """Run the output embeddings only on the ``keep`` positions ([B, T] → [n, V] logits), for
+    models without ``logits_to_keep`` (encoder-decoder LMs): what follows the head in HF models
+    (a bias, a soft-cap) is element-wise, so it applies to the kept rows alike."""
+    handle = head.register_forward_pre_hook(lambda module, args: (args[0][keep],))
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 @dataclass
@@ -40,10 +53,11 @@ class ScoredOutput:
 class Backbone(nn.Module):
     """The model and its tokenizer; ``forward(batch)`` returns the HF output.
 
-    ``forward(batch, labels=...)`` returns a :class:`ScoredOutput` instead: causal models then
-    project onto the vocabulary only the positions that predict a label (``logits_to_keep``,
-    or liger-kernel's fused linear cross-entropy with ``fused_ce``), which skips most of the LM
-    head and softmax on prompt tokens. A batch with ``position_ids`` holds packed rows
+    ``forward(batch, labels=...)`` returns a :class:`ScoredOutput` instead, for which only the
+    positions that predict a label are projected onto the vocabulary (causal: ``logits_to_keep``,
+    or liger-kernel's fused linear cross-entropy with ``fused_ce``; encoder-decoder: the head
+    runs on the non-padded decoder positions): the LM head and softmax skip prompt tokens and
+    padding, which on a small model is most of the step. A batch with ``position_ids`` holds packed rows
     (:mod:`gazelm.data.packing`): the model gets the positions and no 2-D mask, and Hugging Face
     makes each example attend only to itself (block-diagonal mask for eager/SDPA, varlen
     FlashAttention-2).
@@ -55,6 +69,7 @@ class Backbone(nn.Module):
         self.model, self.tokenizer, self.kind, self.identity, self.add_bos = model, tokenizer, kind, identity, add_bos
         self.fused_ce = fused_ce
         self._keeps_logits: bool | None = None
+        self._compiled = False
         if fused_ce:
             from gazelm.models.fused_ce import check_fused_ce
 
@@ -74,43 +89,45 @@ class Backbone(nn.Module):
         return self.model.get_base_model() if self.has_lora else self.model
 
     def keeps_logits(self) -> bool:
-        """Whether the model computes logits at a boolean mask of positions (``logits_to_keep``)."""
+        """Whether the causal model computes logits at a boolean mask of positions (``logits_to_keep``)."""
         if self._keeps_logits is None:
             self._keeps_logits = self.is_causal and "logits_to_keep" in inspect.signature(self.base.forward).parameters
         return self._keeps_logits
 
     def forward(self, batch: Mapping[str, torch.Tensor], output_attentions: bool = False,
                 labels: torch.Tensor | None = None) -> Any:
-        kwargs: dict[str, Any] = {"input_ids": batch["input_ids"]}
+        kwargs: dict[str, Any] = {"input_ids": batch["input_ids"], "use_cache": False}
         if "position_ids" in batch:  # packed rows: positions restart per example, no padding mask
             kwargs["position_ids"] = batch["position_ids"]
         else:
             kwargs["attention_mask"] = batch["attention_mask"]
         if output_attentions:
             kwargs["output_attentions"] = True
-        if self.is_causal:
-            if labels is not None and self.fused_ce:
-                from gazelm.models.fused_ce import fused_log_probs
-
-                return fused_log_probs(self, kwargs, labels)
-            if labels is not None and self.keeps_logits():
-                out = self.model(**kwargs, use_cache=False, logits_to_keep=predicting_mask(labels, True))
-                logp, mask = kept_log_probs(out.logits, labels, causal=True)
-                return ScoredOutput(logp, mask, getattr(out, "attentions", None))
-            out = self.model(**kwargs, use_cache=False)
-        else:
-            # decoder inputs from the labels, without asking HF for a loss the objective recomputes
-            decoder_input_ids = self.base.prepare_decoder_input_ids_from_labels(labels=batch["labels"])
-            out = self.model(**kwargs, decoder_input_ids=decoder_input_ids, use_cache=False)
+        if not self.is_causal:  # decoder inputs from the labels, without a loss HF would compute for nothing
+            kwargs["decoder_input_ids"] = self.base.prepare_decoder_input_ids_from_labels(labels=batch["labels"])
         if labels is None:
-            return out
-        logp, mask = token_log_probs(out.logits, labels, self.is_causal)
+            return self.model(**kwargs)
+        if self.fused_ce:
+            from gazelm.models.fused_ce import fused_log_probs
+
+            return fused_log_probs(self, kwargs, labels)
+        keep = predicting_mask(labels, self.is_causal)
+        if self.keeps_logits():
+            out = self.model(**kwargs, logits_to_keep=keep)
+        elif self._compiled:  # a per-call hook would recompile the graph: project every position
+            out = self.model(**kwargs)
+            return ScoredOutput(*token_log_probs(out.logits, labels, self.is_causal), getattr(out, "attentions", None))
+        else:
+            with project_only(self.base.get_output_embeddings(), keep):
+                out = self.model(**kwargs)
+        logp, mask = kept_log_probs(out.logits, labels, self.is_causal)
         return ScoredOutput(logp, mask, getattr(out, "attentions", None))
 
     def compile_model(self, options: Any = True) -> None:
         """``torch.compile`` the Hugging Face model in place (its state-dict keys stay the same);
         ``options``: ``true`` or a dict of ``torch.compile`` keyword arguments."""
         self.model.compile(**(dict(options) if isinstance(options, Mapping) else {}))
+        self._compiled = True
 
     def parameter_counts(self) -> dict[str, int]:
         total = sum(p.numel() for p in self.parameters())

@@ -60,7 +60,7 @@ def fused_log_probs(backbone: Any, kwargs: dict[str, Any], labels: torch.Tensor)
     from gazelm.models.backbones import ScoredOutput
 
     base = backbone.base
-    hidden_out = base.base_model(**kwargs, use_cache=False)
+    hidden_out = base.base_model(**kwargs)
     hidden = hidden_out.last_hidden_state
     require_cuda(hidden)
     mask = predicting_mask(labels, causal=True)

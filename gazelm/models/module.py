@@ -16,6 +16,7 @@ from transformers import get_scheduler
 
 from gazelm.distributed import process_group_ready
 from gazelm.models.backbones import Backbone
+from gazelm.models.fsdp import root_params_gathered
 from gazelm.objectives.base import Objective
 from gazelm.objectives.tokens import output_log_probs
 
@@ -80,11 +81,22 @@ class GazeLM(L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         outputs = self(batch)
         loss, logs = self.objective.loss(batch, outputs, self)
-        size = int(batch["input_ids"].shape[0])
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        for name, value in logs.items():
-            self.log(f"train/{name}", value, batch_size=size)
+        if self._logs_this_step():
+            size = int(batch["input_ids"].shape[0])
+            self.log("train/loss", loss, prog_bar=True, batch_size=size)
+            for name, value in logs.items():
+                self.log(f"train/{name}", value, batch_size=size)
         return loss
+
+    def _logs_this_step(self) -> bool:
+        """Lightning writes step metrics every ``trainer.log_every_n_steps`` optimizer steps (after
+        the step, while ``global_step + 1`` is still the step's number); logging on those steps only
+        spares the others ``self.log``'s work and the progress bar's tensor → number syncs."""
+        trainer = self._trainer
+        if trainer is None or trainer.fast_dev_run:
+            return True
+        every = trainer.log_every_n_steps
+        return every > 0 and (trainer.global_step + 1) % every == 0
 
     def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
         outputs = self.backbone(batch, labels=batch["labels"])
@@ -103,9 +115,10 @@ class GazeLM(L.LightningModule):
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Any) -> list[str]:
         """Decode new text for a (left-padded, for causal models) prompt batch."""
         tok = self.backbone.tokenizer
-        out = self.backbone.model.generate(input_ids=input_ids.to(self.device),
-                                           attention_mask=attention_mask.to(self.device),
-                                           pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kwargs)
+        with root_params_gathered(self):  # FSDP: the root unit's embeddings and head, whole
+            out = self.backbone.model.generate(input_ids=input_ids.to(self.device),
+                                               attention_mask=attention_mask.to(self.device),
+                                               pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kwargs)
         if self.backbone.is_causal:
             out = out[:, input_ids.shape[1]:]
         return [t.strip() for t in tok.batch_decode(out, skip_special_tokens=True)]

@@ -129,3 +129,22 @@ def test_scored_labels_path_equals_full_logits() -> None:
     full = token_log_probs(backbone(batch).logits, batch["labels"], causal=True)
     torch.testing.assert_close(scored.log_probs, full[0])
     assert torch.equal(scored.label_mask, full[1])
+
+
+def test_scored_labels_path_equals_full_logits_encoder_decoder() -> None:
+    """T5: the head runs on the labelled decoder positions only; same log-probs as full logits."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from gazelm.objectives.tokens import token_log_probs
+
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=64, d_model=32, d_ff=64, d_kv=8, num_heads=4, num_layers=2, num_decoder_layers=2,
+                      pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    backbone = Backbone(T5ForConditionalGeneration(config).eval(), None, "seq2seq", "tiny")  # no dropout
+    feats = [{"input_ids": torch.randint(3, 64, (n,)), "labels": torch.randint(3, 64, (m,)), "example_index": i}
+             for i, (n, m) in enumerate([(7, 2), (4, 5), (9, 3)])]
+    batch = pad_batch(feats, 0)
+    scored = backbone(batch, labels=batch["labels"])
+    full = token_log_probs(backbone(batch).logits, batch["labels"], causal=False)
+    torch.testing.assert_close(scored.log_probs, full[0])
+    assert torch.equal(scored.label_mask, full[1]) and int(full[1].sum()) == 10
