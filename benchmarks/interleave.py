@@ -78,7 +78,10 @@ def peak_rss_mb() -> float:
 
 
 def serve(arm: Callable[[Gate], None], sync: Callable[[], None] | None = None) -> None:
-    """Worker main: hand ``arm`` a gate; the protocol goes over the process's original stdout."""
+    """Worker main: hand ``arm`` a gate; the protocol goes over the process's original stdout.
+
+    Build the arm (model, data) inside ``arm(gate)``: from here on anything printed, by Python
+    or by native code, goes to stderr."""
     protocol_out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # whatever libraries print goes to stderr, not into the protocol
     sys.stdout = sys.stderr
@@ -205,11 +208,11 @@ def report(result: Rounds, primary: str, peers: Sequence[str], unit: str, refere
     The best peer is the peer with the highest median rate; ``references`` are arms shown
     with their ratio but never chosen as the best peer (e.g. a default-configured peer)."""
     arms = [primary, *peers, *references]
-    print(f"{'arm':<22}{unit + '/s median':>16}{'IQR':>22}{'total ' + unit:>14}{'peak MB':>10}  ÷ {primary}")
+    print(f"{'arm':<22}{unit + '/s median':>18}{'IQR':>22}{'total ' + unit:>16}{'peak MB':>10}  {primary} ÷ arm")
     for arm in arms:
         q1, q2, q3 = quantiles(result.rates[arm])
         vs = statistics.median(result.ratios(primary, arm)) if arm != primary else 1.0
-        print(f"{arm:<22}{q2:>16.1f}{f'{q1:.1f}–{q3:.1f}':>22}{result.units[arm]:>14.0f}"
+        print(f"{arm:<22}{q2:>18.1f}{f'{q1:.1f}–{q3:.1f}':>22}{result.units[arm]:>16.0f}"
               f"{result.peak_mb.get(arm, 0):>10.0f}  {vs:.3f}")
     best = max(peers, key=result.median_rate)
     ratios = result.ratios(primary, best)

@@ -41,7 +41,7 @@ PEERS = {"seq2seq": ["hf_grouped"], "causal": ["hf_grouped", "trl_packed", "trl_
 REFERENCES = ["hf"]
 
 
-def _overrides(args, gazelm: bool) -> list[str]:
+def _overrides(args, gazelm: bool, variant: str = "") -> list[str]:
     model = "tiny_t5" if args.kind == "seq2seq" else "tiny_causal"
     task = "summarization" if args.kind == "seq2seq" else "completion"
     out = [f"model={model}", f"task={task}", f"data.batch_size={args.batch_size}", "model.config.dropout_rate=0.0"
@@ -51,18 +51,19 @@ def _overrides(args, gazelm: bool) -> list[str]:
         spec = ",".join(f"{k}:{str(v).lower() if isinstance(v, bool) else v}" for k, v in GPU_MODEL.items())
         out += [f"model.config={{{spec}}}", "trainer=gpu", "model.tokenizer.vocab_size=32000"]
     if gazelm:
-        out += list(args.gazelm_overrides)
+        out += list(args.gazelm_overrides) + [o for o in variant.split("|") if o]
     return out
 
 
-def _components(args, gazelm: bool):
+def _components(args, gazelm: bool, variant: str = ""):
     from omegaconf import open_dict
 
     from gazelm.training import build_components
     from tests.helpers.compose import train_config
 
     cache = ROOT / ".cache" / "bench"
-    cfg = train_config(Path(os.environ.get("TMPDIR", "/tmp")) / "gazelm-bench", cache, *_overrides(args, gazelm))
+    cfg = train_config(Path(os.environ.get("TMPDIR", "/tmp")) / "gazelm-bench", cache,
+                       *_overrides(args, gazelm, variant))
     with open_dict(cfg):
         cfg.seed = 0
     import lightning as L
@@ -84,10 +85,10 @@ def _threads(args) -> None:
         torch.set_num_threads(args.threads)
 
 
-def run_gazelm(args, gate: Gate) -> None:
+def run_gazelm(args, gate: Gate, variant: str = "") -> None:
     import lightning as L
 
-    cfg, datamodule, module = _components(args, gazelm=True)
+    cfg, datamodule, module = _components(args, gazelm=True, variant=variant)
     causal = module.backbone.is_causal
 
     class Meter(L.Callback):
@@ -204,7 +205,10 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=int(os.environ.get("GAZELM_BENCH_THREADS", "2")),
                    help="torch threads of every arm (CPU)")
     p.add_argument("--arms", nargs="+", default=None, help="arms to run (default: gazelm, its peers and hf)")
-    p.add_argument("--gazelm-overrides", nargs="*", default=[], help="Hydra overrides for the gazelm arm only")
+    p.add_argument("--gazelm-overrides", nargs="*", default=[], help="Hydra overrides for the gazelm arm(s)")
+    p.add_argument("--variants", nargs="*", default=[],
+                   help="extra gazelm arms, each a '|'-separated list of overrides (e.g. 'data.packing=true'); "
+                        "shown as reference rows")
     p.add_argument("--gpu", action="store_true")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -223,10 +227,14 @@ def main() -> None:
             import torch
 
             sync = torch.cuda.synchronize
-        serve(lambda gate: ARMS[arm](args, gate), sync=sync)
+        if arm.startswith("gazelm["):  # a variant: gazelm[override|override]
+            serve(lambda gate: run_gazelm(args, gate, variant=arm[len("gazelm["):-1]), sync=sync)
+        else:
+            serve(lambda gate: ARMS[arm](args, gate), sync=sync)
         return
     peers = PEERS[args.kind]
-    arms = args.arms or ["gazelm", *peers, *REFERENCES]
+    variants = [f"gazelm[{v}]" for v in args.variants]
+    arms = (args.arms or ["gazelm", *peers, *REFERENCES]) + variants
     print(f"{args.kind}: {args.rounds} rounds × {args.steps} steps per arm (after {args.warmup} warm-up steps), "
           f"batch {args.batch_size}, {args.threads if not args.gpu else 'GPU'} threads; "
           f"gazelm overrides: {' '.join(args.gazelm_overrides) or '(none)'}")
@@ -238,7 +246,7 @@ def main() -> None:
         print(f"gazelm: {params / 1e6:.0f} M parameters, {tokens_per_s:,.0f} tokens/s, model FLOPs utilisation "
               f"(6·N·tokens/s ÷ {peak / 1e12:.0f} TFLOP/s) {6 * params * tokens_per_s / peak:.1%}")
     peers = [a for a in arms if a in peers]
-    report(result, "gazelm", peers, "tokens", references=[a for a in arms if a in REFERENCES])
+    report(result, "gazelm", peers, "tokens", references=[a for a in arms if a in REFERENCES or a in variants])
 
 
 if __name__ == "__main__":
