@@ -220,5 +220,7 @@ def report(result: Rounds, primary: str, peers: Sequence[str], unit: str, refere
     print(f"per-round ratio {primary} ÷ {best} (best peer): median {q2:.3f}, IQR {q1:.3f}–{q3:.3f}, "
           f"min–max {min(ratios):.3f}–{max(ratios):.3f}, {len(ratios)} rounds; "
           f"load average {result.load[0]:.1f} → {result.load[1]:.1f} on {os.cpu_count()} cores")
+    whole = (result.units[primary] / result.seconds[primary]) / (result.units[best] / result.seconds[best])
+    print(f"whole-run ratio (all {unit} ÷ all seconds of each arm): {whole:.3f}")
     print(f"RATIO{' ' + label if label else ''} {q2:.2f}")
     return q2

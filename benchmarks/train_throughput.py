@@ -16,7 +16,7 @@ Tokens/s counts the non-pad tokens of the examples (encoder input + labels for T
 sequence for causal models), whatever the batch layout. ``RATIO`` = gazelm ÷ the best peer
 (the peer with the highest median tokens/s), the median of per-round ratios.
 
-    python benchmarks/train_throughput.py [--kind seq2seq|causal] [--rounds 10] [--steps 4]
+    python benchmarks/train_throughput.py [--kind seq2seq|causal] [--rounds 12] [--steps 10] [--threads 2]
     python benchmarks/train_throughput.py --gpu   # ~350M-parameter causal LM, bf16: tokens/s and MFU
 
 Needs the ``bench`` extra (``pip install -e '.[bench]'``: TRL) for the TRL arms.
@@ -197,8 +197,10 @@ ARMS = {
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kind", choices=["seq2seq", "causal"], default="seq2seq")
-    p.add_argument("--rounds", type=int, default=10, help="interleaved rounds")
-    p.add_argument("--steps", type=int, default=4, help="training steps per arm per round")
+    # defaults: 5 + 12 × 10 = 125 steps = one epoch of 2,000 examples at batch 16, so every arm
+    # trains on all its batches (HF's sampler visits each mega-batch longest batch first)
+    p.add_argument("--rounds", type=int, default=12, help="interleaved rounds")
+    p.add_argument("--steps", type=int, default=10, help="training steps per arm per round")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps per arm before the rounds")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--examples", type=int, default=2000)
