@@ -135,13 +135,14 @@ class GazeDataModule(L.LightningDataModule):
         features = self.split_features(split)
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        lengths = features.lengths("input_ids") + features.lengths("labels") * (not self.causal)
+        lengths = features.lengths("input_ids")  # encoder-decoder: targets refine the groups (secondary)
         # training batches are shuffled; length_grouped=false makes each batch a random draw
         # (mega-chunks of one batch), evaluation batches are sorted by length
         sampler = LengthGroupedBatchSampler(lengths.tolist(), self.batch_size if train else self.eval_batch_size,
                                             shuffle=train, seed=self.seed,
                                             mega_batch=self.mega_batch if self.length_grouped else 1,
-                                            rank=rank, world_size=world)
+                                            rank=rank, world_size=world,
+                                            secondary=None if self.causal else features.lengths("labels").tolist())
         if trainer is not None and train:
             sampler.set_epoch(trainer.current_epoch)
         collate = partial(pad_batch, pad_token_id=self.tokenizer.pad_token_id,

@@ -91,3 +91,21 @@ def test_datamodule_without_length_grouping_still_shuffles(tmp_path) -> None:
         firsts = [dm.split_features("train").lengths("input_ids")[b[0]].item() for b in batches]
         assert sorted(i for b in batches for i in b) == list(range(64))
         assert firsts != sorted(firsts, reverse=True)  # shuffled batch order either way
+
+
+def test_secondary_lengths_group_targets_too() -> None:
+    """Encoder-decoder batches: sources of similar length and, inside that, targets of similar
+    length — fewer padded positions (source + target) than grouping by their sum."""
+    import random
+
+    rng = random.Random(0)
+    src = [rng.randint(10, 200) for _ in range(800)]
+    tgt = [rng.randint(2, 48) for _ in range(800)]
+
+    def padded(batches):
+        return sum(len(b) * (max(src[i] for i in b) + max(tgt[i] for i in b)) for b in batches)
+
+    two_level = list(LengthGroupedBatchSampler(src, 16, seed=1, mega_batch=10, secondary=tgt))
+    by_sum = list(LengthGroupedBatchSampler([a + b for a, b in zip(src, tgt)], 16, seed=1, mega_batch=10))
+    assert sorted(i for b in two_level for i in b) == list(range(800))
+    assert padded(two_level) < 0.95 * padded(by_sum)
