@@ -10,8 +10,8 @@ padded row each. The packed batch carries, besides the usual per-token keys laid
   from which Hugging Face builds the block-diagonal causal mask (eager / SDPA) or the varlen
   FlashAttention-2 boundaries; no 2-D ``attention_mask`` goes to the model;
 - ``attention_mask`` [R, L]: 1 on the examples' tokens, 0 on padding (for counting only);
-- ``segment_ids`` [R, L]: the example (0 … N-1) each token belongs to, -1 on padding;
-- ``example_index`` [N]: the examples in packing order.
+- ``segment_ids`` [R, L]: the example (0 … N-1, batch order) each token belongs to, -1 on padding;
+- ``example_index`` [N]: the examples' indices, in batch order.
 
 Labels at each example's first position are -100 (the previous example's last token must not
 predict them; an unpacked row never scores its first position either). Per-example quantities
@@ -22,12 +22,12 @@ objectives and counts are written once for both layouts.
 from __future__ import annotations
 
 import math
-from itertools import accumulate
 from typing import Any, Mapping, Sequence
 
 import torch
 
-from gazelm.data.collate import BOOL_KEYS, FLOAT_KEYS, PAD_VALUES, SEQUENCE_KEYS
+from gazelm.data.collate import (PAD_VALUES, SEQUENCE_KEYS, columns, destinations, example_indices, key_dtype,
+                                 place, positions_within)
 
 IGNORE_INDEX = -100
 
@@ -51,45 +51,35 @@ def first_fit_decreasing(lengths: Sequence[int], capacity: int) -> list[list[int
 
 def pack_batch(features: Sequence[Mapping[str, Any]], pad_token_id: int, capacity: int,
                pad_to_multiple_of: int | None = None) -> dict[str, torch.Tensor]:
-    """Pack one batch of causal features (rows as in :func:`gazelm.data.collate.pad_batch`)."""
-    lengths = [len(f["input_ids"]) for f in features]
-    rows = first_fit_decreasing(lengths, max(capacity, max(lengths)))
-    order = [i for row in rows for i in row]
-    n_rows = len(rows)
-    used = torch.tensor([sum(lengths[i] for i in row) for row in rows])
+    """Pack one batch of causal features (rows as :func:`gazelm.data.collate.pad_batch` takes them)."""
+    _, lengths = columns(features, "input_ids")
+    rows = first_fit_decreasing(lengths.tolist(), max(capacity, int(lengths.max())))
+    row, col = torch.zeros_like(lengths), torch.zeros_like(lengths)
+    used = torch.zeros(len(rows), dtype=torch.long)
+    for r, members in enumerate(rows):  # the packing plan: a few integers per example
+        for i in members:
+            row[i], col[i] = r, used[r]
+            used[r] += lengths[i]
     width = int(used.max())
     if pad_to_multiple_of:
         width = math.ceil(width / pad_to_multiple_of) * pad_to_multiple_of
+    shape = (len(rows), width)
 
-    # where each example starts in the flattened [R·L] grid, then one destination index per token
-    row_of = torch.tensor([r for r, row in enumerate(rows) for _ in row])
-    length = torch.tensor([lengths[i] for i in order])
-    before = length.cumsum(0) - length                                   # tokens before each example
-    first = torch.tensor([0, *accumulate(len(row) for row in rows)][:-1])  # each row's first example
-    col = before - before[first][row_of]
-    starts = row_of * width + col
-    offset_in_example = torch.arange(int(length.sum())) - torch.repeat_interleave(length.cumsum(0) - length, length)
-    dest = torch.repeat_interleave(starts, length) + offset_in_example
-
-    def grid(values: torch.Tensor, fill, dtype) -> torch.Tensor:
-        out = torch.full((n_rows * width,), fill, dtype=dtype)
-        out[dest] = values.to(dtype)
-        return out.view(n_rows, width)
-
+    dest = destinations(lengths, row, col, width)
     batch: dict[str, torch.Tensor] = {}
     for key in SEQUENCE_KEYS:
-        if key not in features[0]:
-            continue
-        flat = torch.cat([torch.as_tensor(features[i][key]) for i in order])
-        fill = pad_token_id if key == "input_ids" else PAD_VALUES[key]
-        dtype = torch.float32 if key in FLOAT_KEYS else torch.bool if key in BOOL_KEYS else torch.long
-        batch[key] = grid(flat, fill, dtype)
-    batch["labels"].view(-1)[starts] = IGNORE_INDEX
+        column = columns(features, key)
+        if column is not None:
+            fill = pad_token_id if key == "input_ids" else PAD_VALUES[key]
+            batch[key] = place(column[0], dest, shape, fill, key_dtype(key))
+    batch["labels"].view(-1)[row * width + col] = IGNORE_INDEX
     tail = (torch.arange(width)[None, :] - used[:, None]).clamp(min=0)  # padding: its own 0, 1, … run
-    batch["position_ids"] = tail.reshape(-1).index_put((dest,), offset_in_example).view(n_rows, width)
-    batch["segment_ids"] = grid(torch.repeat_interleave(torch.arange(len(order)), length), -1, torch.long)
+    within = place(positions_within(lengths), dest, shape, -1, torch.long)
+    batch["position_ids"] = torch.where(within >= 0, within, tail)
+    segments = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
+    batch["segment_ids"] = place(segments, dest, shape, -1, torch.long)
     batch["attention_mask"] = (batch["segment_ids"] >= 0).long()
-    batch["example_index"] = torch.tensor([int(features[i]["example_index"]) for i in order], dtype=torch.long)
+    batch["example_index"] = example_indices(features)
     return batch
 
 
