@@ -37,16 +37,19 @@ class UpperFill:
 def setup(args):
     import torch
 
-    from gazelm.attention.models import tiny_causal_lm, train_bpe_tokenizer
     from gazelm.data.sources.kou_labels import load_humaneval_prompts
+    from gazelm.data.tokenizer_training import train_bpe_tokenizer
+    from gazelm.models.backbones import model_from_config, tiny_config
 
     if args.threads:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     prompts = list(load_humaneval_prompts().values())[: args.prompts]
-    tokenizer = train_bpe_tokenizer(prompts, vocab_size=512)
+    tokenizer = train_bpe_tokenizer(prompts, vocab_size=512, trim_offsets=False)
     torch.manual_seed(0)
-    model = tiny_causal_lm(len(tokenizer), hidden_size=32, layers=2, heads=2)
+    model = model_from_config("causal", tiny_config("causal", hidden_size=32, layers=2, heads=2),
+                              vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                              eos_token_id=tokenizer.eos_token_id, attn_implementation="eager").eval()
     encoded = [tokenizer(p, return_tensors="pt") for p in prompts]
     return prompts, tokenizer, model, encoded
 
