@@ -49,15 +49,17 @@ class Gate:
         self._start = 0.0
         self.extra: dict = {}
 
-    def count(self, units: float) -> None:
-        self._units += float(units)
+    def count(self, units) -> None:
+        """Add work done; a tensor (e.g. a token count on the GPU) is summed lazily, so counting
+        does not synchronise the device at every step, only at the chunk's end."""
+        self._units = self._units + units
 
     def step(self) -> None:
         """Call at the start of every step (before the step's own work)."""
         if self._remaining == 0:
             self._sync()
             if self._start:
-                self._reply({"units": self._units, "seconds": time.perf_counter() - self._start,
+                self._reply({"units": float(self._units), "seconds": time.perf_counter() - self._start,
                              "peak_mb": peak_rss_mb(), **self.extra})
             command = json.loads(self._in.readline() or '{"stop": true}')
             if command.get("stop"):

@@ -38,7 +38,7 @@ from interleave import Gate, run_rounds, serve, worker_arm  # noqa: E402
 
 from gazelm.models.backbones import Backbone  # noqa: E402
 from gazelm.objectives.ce import CrossEntropy  # noqa: E402
-from gazelm.objectives.eyemulator import EyeMulator, objective_window_counts  # noqa: E402
+from gazelm.objectives.eyemulator import EyeMulator  # noqa: E402
 from gazelm.objectives.preference import GazePreference  # noqa: E402
 from gazelm.objectives.reward import RewardSFT  # noqa: E402
 
@@ -151,8 +151,9 @@ def run_arm(args: argparse.Namespace, name: str, gate: Gate) -> None:
     factory, kind = objectives(args)[name]
     batch = synthetic_batch(args)
     model = build_model(args, lora=kind == "lora", attention="sdpa" if kind == "sdpa" else "eager")
-    counts = {k: v.float() for k, v in objective_window_counts(batch).items()}
-    runner = Runner(name, factory(), model, args.device, counts)
+    objective = factory()
+    counts = {k: v.float() for k, v in objective.window_counts(batch).items()}
+    runner = Runner(name, objective, model, args.device, counts)
     runner.step(batch, measure_memory=True)
     gate.extra["memory"] = runner.memory
     while True:

@@ -97,7 +97,7 @@ def run_gazelm(args, gate: Gate, variant: str = "") -> None:
             tokens = batch["attention_mask"].sum()
             if not causal:
                 tokens = tokens + (batch["labels"] != -100).sum()
-            gate.count(int(tokens))
+            gate.count(tokens)  # a tensor: summed on the device, read once per chunk
 
     trainer_cfg = cfg.trainer
     trainer = L.Trainer(max_steps=_total_steps(args), max_epochs=-1, accelerator="gpu" if args.gpu else "cpu",
@@ -116,10 +116,10 @@ def _token_meter(model, gate: Gate, causal: bool) -> None:
         if not module.training:
             return
         mask = kwargs.get("attention_mask")
-        tokens = int(mask.sum()) if mask is not None else int(kwargs["input_ids"].numel())  # padding-free: no pad
+        tokens = mask.sum() if mask is not None else kwargs["input_ids"].numel()  # padding-free: no pad
         if not causal:
-            tokens += int((kwargs["labels"] != -100).sum())
-        gate.count(tokens)
+            tokens = tokens + (kwargs["labels"] != -100).sum()
+        gate.count(tokens)  # summed on the device, read once per chunk
 
     model.register_forward_pre_hook(hook, with_kwargs=True)
 

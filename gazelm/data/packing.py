@@ -87,7 +87,7 @@ def is_packed(batch: Mapping[str, torch.Tensor]) -> bool:
     return "segment_ids" in batch
 
 
-def example_count(batch: Mapping[str, torch.Tensor]) -> int:
+def number_of_examples(batch: Mapping[str, torch.Tensor]) -> int:
     """Examples in the batch (rows when unpacked); known on the host, no device sync."""
     return int(batch["example_index"].shape[0]) if is_packed(batch) else int(batch["labels"].shape[0])
 
@@ -112,7 +112,7 @@ def example_starts(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
 def per_example(values: torch.Tensor, mask: torch.Tensor, batch: Mapping[str, torch.Tensor], reduce: str,
                 empty: float = 1.0) -> torch.Tensor:
     """[N] max or mean of ``values`` over each example's ``mask`` positions (``empty`` if none)."""
-    n = example_count(batch)
+    n = number_of_examples(batch)
     seg = segment_ids(batch)
     mask = mask.bool() & (seg >= 0)
     index = seg.clamp(min=0).reshape(-1)

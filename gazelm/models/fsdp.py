@@ -70,23 +70,32 @@ class _MetadataUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not part of a checkpoint's metadata")
 
 
-def checked_checkpoint(path: str | Path | None) -> str | None:
-    """``path`` unchanged when it is safe to hand to Lightning: a checkpoint file (loaded with
-    ``weights_only=True``) or a sharded checkpoint directory whose ``.metadata`` holds nothing
-    but DCP's metadata classes. Otherwise one :class:`~gazelm.errors.GazelmInputError`."""
-    if path is None or not Path(path).is_dir():
-        return None if path is None else str(path)
-    directory = Path(path)
+def is_sharded_checkpoint(path: str | Path) -> bool:
+    return Path(path).is_dir() and (Path(path) / ".metadata").is_file()
+
+
+def read_sharded_checkpoint(directory: str | Path, field: str = "ckpt_path") -> dict:
+    """Lightning's ``meta.pt`` of a sharded checkpoint (``weights_only=True``), once ``.metadata``
+    is known to hold nothing but DCP's metadata classes; one
+    :class:`~gazelm.errors.GazelmInputError` otherwise. The weights stay in the shards, which
+    the FSDP strategy reads (``weights_only=True``) when it loads the checkpoint."""
+    import torch
+
+    directory = Path(directory)
     for name in (".metadata", "meta.pt"):
         if not (directory / name).is_file():
-            raise GazelmInputError(f"not a sharded checkpoint: {name} is missing", path=directory, field="ckpt_path")
+            raise GazelmInputError(f"not a sharded checkpoint: {name} is missing", path=directory, field=field)
     try:
         with open(directory / ".metadata", "rb") as fh:
             _MetadataUnpickler(fh).load()
     except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError) as err:
         raise GazelmInputError(f"refusing to load this sharded checkpoint: {err}", path=directory / ".metadata",
-                               field="ckpt_path") from None
-    return str(directory)
+                               field=field) from None
+    try:
+        return torch.load(directory / "meta.pt", map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise GazelmInputError(f"refusing to load this sharded checkpoint's meta.pt (weights_only=True): "
+                               f"{str(err).splitlines()[0]}", path=directory / "meta.pt", field=field) from None
 
 
 # -- generation under FSDP ----------------------------------------------------------------------

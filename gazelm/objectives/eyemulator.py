@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from gazelm.data.packing import example_count, example_starts, example_values_per_token, per_example
-from gazelm.objectives.base import Logs, Objective
+from gazelm.data.packing import example_starts, example_values_per_token, per_example
+from gazelm.objectives.base import Counts, Logs, Objective, label_token_count
 from gazelm.objectives.tokens import IGNORE_INDEX, align_for_causal, output_log_probs
 
 SCOPES = ("token", "example")
@@ -52,33 +52,27 @@ def input_code_labels(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return batch["input_ids"].masked_fill(~code, IGNORE_INDEX)
 
 
-def objective_window_counts(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Every count the gaze objectives normalise by, for one (micro-)batch.
+def _code_positions(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return input_code_labels(batch) != IGNORE_INDEX
 
-    Summed over an optimizer step's micro-batches (and all-reduced over ranks) these are
-    the ``items_normalizer`` keys: ``n_label_tokens``, ``label_weight_sum`` (as in
-    ``gazelm.data.collate.window_counts``), ``n_input_code_tokens`` and
-    ``input_code_weight_sum`` (code-token positions 1.. of the input, with ``input_weights``),
-    ``n_examples`` (examples, also in packed rows) and ``example_{max,mean}_weight_sum``
-    (Σ over examples of the example weight × its number of label tokens).
-    """
-    labels = batch["labels"]
-    active = labels != IGNORE_INDEX
-    counts: dict[str, torch.Tensor] = {
-        "n_label_tokens": active.sum(),
-        "n_examples": torch.tensor(example_count(batch), device=labels.device),
-    }
-    if "label_weights" in batch:
-        counts["label_weight_sum"] = (batch["label_weights"].float() * active).sum()
-    if "code_token_mask" in batch:
-        code = input_code_labels(batch) != IGNORE_INDEX
-        counts["n_input_code_tokens"] = code.sum()
-        if "input_weights" in batch:
-            counts["input_code_weight_sum"] = (batch["input_weights"].float() * code).sum()
-            for reduce in REDUCES:
-                w = example_weights(batch["input_weights"], batch["code_token_mask"], reduce, batch)
-                counts[f"example_{reduce}_weight_sum"] = (example_values_per_token(w, batch, labels) * active).sum()
-    return counts
+
+def _example_weight_sum(reduce: str):
+    def count(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        w = example_weights(batch["input_weights"], batch["code_token_mask"], reduce, batch)
+        return (example_values_per_token(w, batch, batch["labels"]) * (batch["labels"] != IGNORE_INDEX)).sum()
+    return count
+
+
+#: What ``N`` is made of, per micro-batch: label tokens, Σ ``label_weights`` over them, input
+#: code-token positions (each example's first one excluded; and Σ ``input_weights`` over them),
+#: Σ over examples of the example weight × its label tokens — per example, also in packed rows.
+COUNTS = {
+    "n_label_tokens": label_token_count,
+    "label_weight_sum": lambda b: (b["label_weights"].float() * (b["labels"] != IGNORE_INDEX)).sum(),
+    "n_input_code_tokens": lambda b: _code_positions(b).sum(),
+    "input_code_weight_sum": lambda b: (b["input_weights"].float() * _code_positions(b)).sum(),
+    **{f"example_{reduce}_weight_sum": _example_weight_sum(reduce) for reduce in REDUCES},
+}
 
 
 class EyeMulator(Objective):
@@ -118,14 +112,20 @@ class EyeMulator(Objective):
         return (torch.where(on_target, batch["labels"], code_labels),
                 torch.where(on_target, batch["label_weights"], batch["input_weights"]))
 
-    def _normalizer(self, batch: dict[str, torch.Tensor], module: Any) -> torch.Tensor:
+    def _normalizer_keys(self) -> tuple[str, ...]:
+        """The counts ``N`` is made of (their sum, for ``loss_on=both``)."""
         if self.scope == "example":
-            key = "n_label_tokens" if self.normalize == "active_tokens" else f"example_{self.reduce}_weight_sum"
-            return module.items_normalizer(batch, key)
+            return ("n_label_tokens",) if self.normalize == "active_tokens" else (f"example_{self.reduce}_weight_sum",)
         keys = {"active_tokens": ("n_label_tokens", "n_input_code_tokens"),
                 "weight_sum": ("label_weight_sum", "input_code_weight_sum")}[self.normalize]
-        chosen = {"target": keys[:1], "input": keys[1:], "both": keys}[self.loss_on]
-        return sum(module.items_normalizer(batch, k) for k in chosen)
+        return {"target": keys[:1], "input": keys[1:], "both": keys}[self.loss_on]
+
+    def window_counts(self, batch: dict[str, torch.Tensor]) -> Counts:
+        """The counts of :data:`COUNTS` this configuration divides by."""
+        return {key: COUNTS[key](batch) for key in self._normalizer_keys()}
+
+    def _normalizer(self, batch: dict[str, torch.Tensor], module: Any) -> torch.Tensor:
+        return sum(module.items_normalizer(batch, k) for k in self._normalizer_keys())
 
     def scored_labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self._positions(batch)[0]

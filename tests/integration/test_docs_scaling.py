@@ -51,6 +51,9 @@ def test_benchmark_line_parses() -> None:
     assert len(lines) == 1
     args = train_throughput.parse(lines[0][2:])
     assert args.gpu and args.kind == "causal"
+    cfg = compose_config(train_throughput._overrides(args, gazelm=True))  # what every GPU arm builds
+    assert (cfg.model.config.hidden_size, cfg.model.config.num_hidden_layers) == (1024, 24)
+    assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == "bf16-mixed"
 
 
 @pytest.mark.slow

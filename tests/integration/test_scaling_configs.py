@@ -12,7 +12,8 @@ from hydra.utils import instantiate
 from torch import nn
 
 from gazelm.errors import GazelmInputError
-from gazelm.models.fsdp import DecoderLayerPolicy, checked_checkpoint
+from gazelm.checkpoints import read_checkpoint
+from gazelm.models.fsdp import DecoderLayerPolicy
 from gazelm.training import build_components
 from tests.helpers.compose import compose_config, train_config
 
@@ -70,12 +71,16 @@ def _sharded_checkpoint(directory: Path) -> Path:
     return directory
 
 
-def test_sharded_checkpoint_passes_and_loads_with_weights_only(tmp_path: Path) -> None:
+def test_sharded_checkpoint_is_read_with_weights_only(tmp_path: Path) -> None:
+    """``ckpt_path=<sharded dir>`` (resume under trainer=fsdp): gazelm's checkpoint reader checks
+    the directory and reads its ``meta.pt`` with ``weights_only=True``; Lightning's FSDP loader then
+    reads the shards (``weights_only=True`` in torch.distributed.checkpoint)."""
     path = _sharded_checkpoint(tmp_path / "last.ckpt")
-    assert checked_checkpoint(path) == str(path)
-    assert torch.load(path / "meta.pt", weights_only=True)["global_step"] == 4
-    assert checked_checkpoint(tmp_path / "file.ckpt") == str(tmp_path / "file.ckpt")  # a file: weights_only later
-    assert checked_checkpoint(None) is None
+    assert read_checkpoint(path)["global_step"] == 4
+    plain = tmp_path / "folder"
+    plain.mkdir()
+    with pytest.raises(GazelmInputError, match="is a directory, not a checkpoint file"):
+        read_checkpoint(plain)
 
 
 class _Exploit:
@@ -100,14 +105,24 @@ def test_hostile_sharded_metadata_is_refused_without_running(payload: str, tmp_p
         data = pickle.dumps(Metadata(state_dict_metadata={"x": _Exploit(marker)}))
     (path / ".metadata").write_bytes(data)
     with pytest.raises(GazelmInputError, match="refusing to load this sharded checkpoint"):
-        checked_checkpoint(path)
+        read_checkpoint(path)
     assert not marker.exists()
 
 
 def test_incomplete_sharded_checkpoint_names_the_missing_file(tmp_path: Path) -> None:
-    (tmp_path / "ckpt").mkdir()
-    with pytest.raises(GazelmInputError, match=r"\.metadata is missing"):
-        checked_checkpoint(tmp_path / "ckpt")
+    path = _sharded_checkpoint(tmp_path / "last.ckpt")
+    (path / "meta.pt").unlink()
+    with pytest.raises(GazelmInputError, match=r"meta\.pt is missing"):
+        read_checkpoint(path)
+
+
+def test_hostile_meta_pt_is_refused(tmp_path: Path) -> None:
+    path = _sharded_checkpoint(tmp_path / "last.ckpt")
+    marker = tmp_path / "pwned"
+    (path / "meta.pt").write_bytes(pickle.dumps(_Exploit(marker)))
+    with pytest.raises(GazelmInputError, match="meta.pt"):
+        read_checkpoint(path)
+    assert not marker.exists()
 
 
 def test_nodes_are_one_setting_for_lightning_and_slurm() -> None:

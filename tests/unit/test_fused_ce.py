@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import types
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -16,7 +15,8 @@ from gazelm.errors import GazelmInputError
 from gazelm.models import fused_ce
 from gazelm.models.backbones import Backbone
 from gazelm.objectives.ce import CrossEntropy
-from gazelm.objectives.eyemulator import EyeMulator, objective_window_counts
+from gazelm.objectives.eyemulator import EyeMulator
+from tests.helpers.objectives import fake_module
 from tests.unit.test_packing import _random_features, _tiny_llama
 
 LIGER = "liger_kernel.transformers.functional"
@@ -72,9 +72,10 @@ def test_fused_path_gives_the_plain_loss(objective, fake_liger, monkeypatch) -> 
     plain = _tiny_llama("sdpa")
     fused = Backbone(plain.model, None, "causal", "tiny", fused_ce=True)
     batch = pad_batch(_random_features(5, 64), 0)
-    module = lambda bb: SimpleNamespace(backbone=bb, items_normalizer=lambda b, k: objective_window_counts(b)[k].float())  # noqa: E731
+    module = fake_module(objective)
     losses = []
     for backbone in (plain, fused):
+        module.backbone = backbone
         outputs = backbone(batch, labels=objective.scored_labels(batch))
-        losses.append(objective.loss(batch, outputs, module(backbone))[0])
+        losses.append(objective.loss(batch, outputs, module)[0])
     torch.testing.assert_close(losses[1], losses[0])

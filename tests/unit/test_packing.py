@@ -2,8 +2,6 @@
 and the accumulation counts, for ``ce`` and every ``eyemulator`` variant, eager and SDPA."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 import torch
 
@@ -11,7 +9,9 @@ from gazelm.data.collate import pad_batch
 from gazelm.data.packing import example_starts, first_fit_decreasing, pack_batch, segment_ids
 from gazelm.models.backbones import Backbone
 from gazelm.objectives.ce import CrossEntropy
-from gazelm.objectives.eyemulator import EyeMulator, objective_window_counts
+from gazelm.objectives.base import example_count
+from gazelm.objectives.eyemulator import COUNTS, EyeMulator
+from tests.helpers.objectives import fake_module
 
 
 def test_first_fit_decreasing_by_hand() -> None:
@@ -78,13 +78,13 @@ def _tiny_llama(attention: str) -> Backbone:
 
 
 def test_window_counts_of_packed_batch_equal_unpacked() -> None:
+    """Every count an objective divides by (EyeMulator's, the examples) is per example, not per row."""
     feats = _random_features(9, 64)
     unpacked, packed = pad_batch(feats, 0), pack_batch(feats, 0, capacity=30)
     assert packed["input_ids"].shape[0] < unpacked["input_ids"].shape[0]  # it did pack
-    counts_u, counts_p = objective_window_counts(unpacked), objective_window_counts(packed)
-    assert counts_p.keys() == counts_u.keys() and int(counts_p["n_examples"]) == 9
-    for key in counts_u:
-        torch.testing.assert_close(counts_p[key].double(), counts_u[key].double(), rtol=1e-6, atol=0)
+    assert int(example_count(packed)) == int(example_count(unpacked)) == 9
+    for key, count in COUNTS.items():
+        torch.testing.assert_close(count(packed).double(), count(unpacked).double(), rtol=1e-6, atol=0)
 
 
 OBJECTIVES = {
@@ -105,8 +105,8 @@ def test_packed_batch_gives_unpacked_loss_and_gradients(name: str, attention: st
     feats = _random_features(9, 64)
     results = []
     for batch in (pad_batch(feats, 0), pack_batch(feats, 0, capacity=30)):
-        module = SimpleNamespace(backbone=backbone,
-                                 items_normalizer=lambda b, key: objective_window_counts(b)[key].float())
+        module = fake_module(objective)
+        module.backbone = backbone  # the real one: packed rows reach the model
         backbone.zero_grad()
         outputs = backbone(batch, labels=objective.scored_labels(batch))
         loss, _ = objective.loss(batch, outputs, module)
