@@ -192,3 +192,19 @@ def test_compile_flag_compiles_the_backbone_in_place(tmp_path: Path, shared_cach
     assert "model.embed_tokens.weight" in model.state_dict()  # state-dict keys unchanged (no _orig_mod.)
     plain = train_config(tmp_path, shared_cache, "model=tiny_causal", "task=completion", *SMALL)
     assert build_components(plain)[1].backbone.model._compiled_call_impl is None
+
+
+@pytest.mark.slow
+def test_compiled_backbone_scores_like_eager() -> None:
+    """``compile: true`` changes how the model runs, not what it computes (label-only head included)."""
+    from gazelm.data.collate import pad_batch
+    from tests.unit.test_packing import _random_features, _tiny_llama
+
+    eager = _tiny_llama("sdpa").eval()
+    compiled = _tiny_llama("sdpa").eval()
+    compiled.compile_model({"dynamic": True})
+    batch = pad_batch(_random_features(4, 64), 0)
+    with torch.no_grad():
+        expected, got = eager(batch, labels=batch["labels"]), compiled(batch, labels=batch["labels"])
+    torch.testing.assert_close(got.log_probs, expected.log_probs, rtol=1e-4, atol=1e-5)
+    assert torch.equal(got.label_mask, expected.label_mask)
