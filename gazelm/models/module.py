@@ -61,7 +61,7 @@ class GazeLM(L.LightningModule):
         outputs = self(batch)
         loss, logs = self.objective.loss(batch, outputs, self)
         if self._logs_this_step():
-            size = int(batch["input_ids"].shape[0])
+            size = int(batch["example_index"].shape[0])  # examples, also when packed into fewer rows
             self.log("train/loss", loss, prog_bar=True, batch_size=size)
             for name, value in logs.items():
                 self.log(f"train/{name}", value, batch_size=size)
