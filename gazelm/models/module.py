@@ -17,6 +17,7 @@ from torch import nn
 from gazelm.checkpoints import load_rng_states, save_rng_states
 from gazelm.distributed import process_group_ready
 from gazelm.models.backbones import Backbone
+from gazelm.models.fsdp import root_params_gathered
 from gazelm.models.optim import build_optimizer, clip_group_gradients, parameter_groups
 from gazelm.objectives.base import Objective
 
@@ -74,11 +75,22 @@ class GazeLM(L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         outputs = self(batch)
         loss, logs = self.objective.loss(batch, outputs, self)
-        size = int(batch["input_ids"].shape[0])
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        for name, value in logs.items():
-            self.log(f"train/{name}", value, batch_size=size)
+        if self._logs_this_step():
+            size = int(batch["example_index"].shape[0])  # examples, also when packed into fewer rows
+            self.log("train/loss", loss, prog_bar=True, batch_size=size)
+            for name, value in logs.items():
+                self.log(f"train/{name}", value, batch_size=size)
         return loss
+
+    def _logs_this_step(self) -> bool:
+        """Lightning writes step metrics every ``trainer.log_every_n_steps`` optimizer steps (after
+        the step, while ``global_step + 1`` is still the step's number); logging on those steps only
+        spares the others ``self.log``'s work and the progress bar's tensor → number syncs."""
+        trainer = self._trainer
+        if trainer is None or trainer.fast_dev_run:
+            return True
+        every = trainer.log_every_n_steps
+        return every > 0 and (trainer.global_step + 1) % every == 0
 
     def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
         total, count = self.objective.eval_loss(batch, self)
@@ -97,9 +109,10 @@ class GazeLM(L.LightningModule):
         """Decode new text for a (left-padded, for causal models) prompt batch; with
         ``num_return_sequences=n`` the n samples of each prompt follow each other."""
         tok = self.backbone.tokenizer
-        out = self.backbone.model.generate(input_ids=input_ids.to(self.device),
-                                           attention_mask=attention_mask.to(self.device),
-                                           pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kwargs)
+        with root_params_gathered(self):  # FSDP: the root unit's embeddings and head, whole
+            out = self.backbone.model.generate(input_ids=input_ids.to(self.device),
+                                               attention_mask=attention_mask.to(self.device),
+                                               pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kwargs)
         if self.backbone.is_causal:
             out = out[:, input_ids.shape[1]:]
         # leading whitespace is part of the text (a Python body's indentation); trailing is not

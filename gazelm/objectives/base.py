@@ -56,6 +56,9 @@ class Objective:
     as a class attribute; objectives that wrap others make it a property of their parts."""
 
     needs: frozenset[str] = frozenset()
+    # reads only per-token and per-example quantities, so packed rows (gazelm.data.packing) give
+    # the same loss as one example per row; objectives comparing whole rows leave it False
+    supports_packing: bool = False
 
     def setup(self, module: Any) -> None:
         """Called once the module and backbone exist (e.g. to build a reference model)."""
@@ -64,6 +67,13 @@ class Objective:
         """The counts this objective's loss divides by, for one micro-batch (see the module
         docstring). Default: the number of label tokens, ``n_label_tokens``."""
         return {"n_label_tokens": label_token_count(batch)}
+
+    def scored_labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The tokens whose log-probabilities ``loss`` reads (-100 elsewhere), or ``None`` when it
+        needs the full logits. Naming them lets the backbone skip the vocabulary projection
+        everywhere else; ``loss`` then gets their log-probs as ``outputs.log_probs`` /
+        ``outputs.label_mask`` (read them with :func:`gazelm.objectives.tokens.output_log_probs`)."""
+        return None
 
     def modules(self) -> dict[str, nn.Module]:
         """Modules the objective owns and trains (e.g. soft prompts); the LightningModule registers
@@ -80,16 +90,17 @@ class Objective:
         """Called with the DataModule before optimisation (e.g. to create per-user parameters)."""
 
     def forward(self, batch: dict[str, torch.Tensor], module: Any) -> Any:
-        """The model outputs :meth:`loss` receives (default: the backbone on the batch)."""
-        return module.backbone(batch, output_attentions="attentions" in self.needs)
+        """The model outputs :meth:`loss` receives (default: the backbone on the batch, projecting
+        only the :meth:`scored_labels` positions onto the vocabulary)."""
+        return module.backbone(batch, output_attentions="attentions" in self.needs, labels=self.scored_labels(batch))
 
     def eval_loss(self, batch: dict[str, torch.Tensor], module: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed token NLL of the labels and their count, for ``val/loss`` and ``test/loss``
         (default: plain cross-entropy of the backbone, so objectives compare on one scale)."""
-        from gazelm.objectives.tokens import token_log_probs
+        from gazelm.objectives.tokens import output_log_probs
 
-        outputs = module.backbone(batch)
-        logp, mask = token_log_probs(outputs.logits, batch["labels"], module.backbone.is_causal)
+        outputs = module.backbone(batch, labels=batch["labels"])
+        logp, mask = output_log_probs(outputs, batch["labels"], module.backbone.is_causal)
         return -logp.sum(), mask.sum()
 
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:

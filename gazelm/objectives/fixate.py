@@ -217,6 +217,9 @@ class Fixate(Objective):
         replace the letter that follows the prompt (FixATE feeds the explained letter)."""
         if prompt not in PROMPTS:
             raise ValueError(f"unknown prompt {prompt!r}; expected one of {', '.join(PROMPTS)}")
+        if "position_ids" in batch:
+            raise ValueError("fixate reads one trial per row (a soft prompt before each, slots and the answer "
+                             "row by position): set data.packing=false")
         model = module.backbone.model
         input_ids = batch["input_ids"]
         if answer_tokens is not None:
