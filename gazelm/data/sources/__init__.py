@@ -6,6 +6,7 @@ naming the file, line and field.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 from gazelm.data.example import Example
@@ -14,6 +15,12 @@ from gazelm.registry import Registry
 #: Every public module of this package is imported on the first lookup (one module per source).
 SOURCES: Registry[Callable[..., list[Example]]] = Registry("task source", package=__name__)
 register_source = SOURCES.register
+
+
+def source_takes(name: str, option: str) -> bool:
+    """Whether source ``name``'s loader has a parameter ``option``. A loader with a ``cache_dir``
+    parameter gets the run's cache directory from the DataModule unless its config sets one."""
+    return option in inspect.signature(SOURCES.get(name)).parameters
 
 
 def load_examples(name: str, task: str, split: str, **options: Any) -> list[Example]:
