@@ -4,14 +4,13 @@ form (its own arguments, then a few rounds/steps/examples appended: argparse kee
 from __future__ import annotations
 
 import os
-import re
-import shlex
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers.docs import commands as page_commands
 
 DOC = ROOT / "docs" / "benchmarks.md"
 CHEAP = {
@@ -31,9 +30,7 @@ CHEAP = {
 
 
 def commands() -> list[list[str]]:
-    blocks = re.findall(r"```bash\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
-    lines = [c.strip() for b in blocks for c in b.replace("\\\n", " ").split("\n") if c.strip()]
-    return [shlex.split(c, comments=True) for c in lines if c.startswith("python benchmarks/")]
+    return [c for c in page_commands(DOC) if c[0] == "python" and c[1].startswith("benchmarks/")]
 
 
 @pytest.mark.slow
