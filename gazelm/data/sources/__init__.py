@@ -17,12 +17,12 @@ SOURCES: Registry[Callable[..., list[Example]]] = Registry("task source", packag
 register_source = SOURCES.register
 
 
+def load_examples(name: str, task: str, split: str, **options: Any) -> list[Example]:
+    """Examples of ``task`` in ``split`` ("train", "val", "test") from source ``name``."""
+    return SOURCES.get(name)(task=task, split=split, **options)
+
+
 def source_takes(name: str, option: str) -> bool:
     """Whether source ``name``'s loader has a parameter ``option``. A loader with a ``cache_dir``
     parameter gets the run's cache directory from the DataModule unless its config sets one."""
     return option in inspect.signature(SOURCES.get(name)).parameters
-
-
-def load_examples(name: str, task: str, split: str, **options: Any) -> list[Example]:
-    """Examples of ``task`` in ``split`` ("train", "val", "test") from source ``name``."""
-    return SOURCES.get(name)(task=task, split=split, **options)
