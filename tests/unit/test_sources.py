@@ -131,4 +131,3 @@ def test_real_files(data_dir: Path) -> None:
     assert len(cx) == 499 and cx[0].source_language == "c_sharp" and cx[0].target_language == "java"
     em = load_examples("eyemulator_jsonl", "translation", "test", path=str(data_dir / "eyemulator" / "dataset_sample"))
     assert len(em) == 30 and em[0].target_language == "c_sharp"
-
