@@ -1,5 +1,13 @@
 """Run the ``gazelm`` command as a user would: in this process where the command allows it, else in a
-subprocess (a fresh interpreter: DDP, start-up behaviour, environment variables read at import)."""
+subprocess (a fresh interpreter: DDP, start-up behaviour, environment variables read at import).
+
+The argparse commands (``gazelm gaze``, ``gazelm report``, ``gazelm align score``) run in-process
+with :func:`gazelm`. The Hydra apps (``train``, ``eval``, ``align``, ``export``) do not: a Hydra app
+reconfigures logging, which closes every handler created so far, and absl's (imported by
+rouge-score) then closes the stream it was created with, pytest's capture of an earlier test. Tests
+compose their config and call the app's function (``gazelm.training.train``,
+``gazelm.cli.align.run``) in-process, or run them with :func:`gazelm_subprocess`.
+"""
 from __future__ import annotations
 
 import os
@@ -11,11 +19,14 @@ from typing import Mapping
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+IN_PROCESS = ("gaze", "report")
 
 
 def gazelm(capsys: pytest.CaptureFixture, *args: str) -> subprocess.CompletedProcess:
     """``gazelm ARGS`` in this process (``gazelm.cli.main``): exit status, stdout and stderr."""
     from gazelm.cli.main import main
+
+    assert args[0] in IN_PROCESS or args[:2] == ("align", "score"), f"gazelm {args[0]} is a Hydra app (module docstring)"
 
     argv = sys.argv
     capsys.readouterr()

@@ -24,6 +24,17 @@ def page_files(doc: Path) -> dict[str, str]:
     return files
 
 
+def run_python_blocks(doc: Path) -> int:
+    """Execute the page's Python blocks that are not files to write, in order; how many ran."""
+    files = set(page_files(doc).values())
+    ran = 0
+    for block in blocks(doc, "python"):
+        if block not in files:
+            exec(compile(block, f"{doc}:python-block", "exec"), {})
+            ran += 1
+    return ran
+
+
 def command_lines(doc: Path) -> list[str]:
     """Every shell line of the ```bash blocks, ``\\`` continuations joined, comment lines dropped."""
     lines = [c.strip() for b in blocks(doc, "bash") for c in b.replace("\\\n", " ").split("\n")]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.helpers.docs import blocks, command_lines, commands, page_files
+from tests.helpers.docs import command_lines, commands, page_files, run_python_blocks
 from tests.helpers.plugins import user_package
 
 DOC = ROOT / "docs" / "gaze.md"
@@ -38,13 +38,7 @@ def _env(data_dir: Path) -> dict[str, str]:
 def test_python_blocks_run(workdir, data_dir, monkeypatch):
     monkeypatch.setenv("GAZELM_DATA_DIR", str(data_dir))
     monkeypatch.chdir(workdir)
-    ran = 0
-    for block in blocks(DOC, "python"):
-        if block.startswith("# ") and block.split("\n", 1)[0].endswith(".py"):
-            continue
-        exec(compile(block, f"{DOC}:python-block", "exec"), {})
-        ran += 1
-    assert ran >= 3
+    assert run_python_blocks(DOC) >= 3
 
 
 def test_shell_blocks_run(workdir, data_dir):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.helpers.docs import blocks, commands, page_files
+from tests.helpers.docs import commands, page_files, run_python_blocks
 from tests.helpers.plugins import user_package
 
 DOC = ROOT / "docs" / "metrics.md"
@@ -59,13 +59,7 @@ def _env(work: Path, data_dir: Path) -> dict[str, str]:
 
 def test_python_blocks_run(workdir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(workdir)
-    ran = 0
-    for block in blocks(DOC, "python"):
-        if block.startswith("# ") and block.split("\n", 1)[0].endswith(".py"):
-            continue
-        exec(compile(block, f"{DOC}:python-block", "exec"), {})
-        ran += 1
-    assert ran == 2
+    assert run_python_blocks(DOC) == 2
 
 
 def test_prediction_file_commands_run(workdir: Path, data_dir: Path) -> None:

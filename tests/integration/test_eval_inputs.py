@@ -85,13 +85,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert "Traceback" not in res.stderr and res.stdout == ""
 
 
-def test_pass_at_k_from_jsonl_samples(tmp_path: Path) -> None:
-    from gazelm.sandbox import Sandbox, SandboxUnavailableError
-
-    try:
-        Sandbox().ready()
-    except SandboxUnavailableError as err:
-        pytest.skip(str(err))
+def test_pass_at_k_from_jsonl_samples(tmp_path: Path, sandbox) -> None:
     good, bad = "    return x + y\n", "    return x - y\n"
     rows = [{"id": "HumanEval/53", "prediction": [good, bad]}, {"id": "MBPP/2", "prediction": [
         "def similar_elements(a, b):\n    return tuple(set(a) & set(b))\n"] * 2}]

@@ -1,7 +1,8 @@
 """Adding an operator is one module + one YAML, both outside the repository (issue 11).
 
 The module is imported through ``plugins:``, the YAML found through ``hydra.searchpath``; the
-operator then runs through ``gazelm align`` (in-process) and is selectable for the training callback.
+operator then runs through ``gazelm align`` (its config composed, the CLI's ``run`` in-process) and is
+selectable for the training callback.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pytest
 from hydra.utils import instantiate
 
 from gazelm.errors import GazelmInputError
-from tests.helpers.cli import gazelm
 from tests.helpers.compose import compose_config
 from tests.helpers.plugins import UserPackage, user_package
 
@@ -45,18 +45,20 @@ def toy_operator(tmp_path: Path) -> UserPackage:
 
 def test_plugin_operator_runs_through_gazelm_align(toy_operator: UserPackage, data_dir: Path, tmp_path: Path,
                                                    capsys) -> None:
+    from gazelm.cli.align import run
+
     out = tmp_path / "run"
     with toy_operator.imported():
-        r = gazelm(capsys, "align", "max_prompts=2", "ks=[2]", toy_operator.searchpath, "plugins=[gz_toy_ops]",
-                   "operators=[gz_toy,rollout]", TINY, f"hydra.run.dir={out}")
-    assert r.returncode == 0, r.stderr
+        run(compose_config(["max_prompts=2", "ks=[2]", toy_operator.searchpath, "plugins=[gz_toy_ops]",
+                            "operators=[gz_toy,rollout]", TINY], config_name="align", output_dir=out))
+    r = capsys.readouterr()
     rows = [json.loads(line) for line in (out / "attention.jsonl").read_text().splitlines()]
     toy = [r for r in rows if r["method"] == "gz_toy"]
     assert len(toy) == 2 and {r["method"] for r in rows} == {"gz_toy", "rollout"}
     for row in toy:  # position ** 2 on every real token, in order
         assert [score for _, score in row["tokens"]] == [float(i * i) for i in range(1, len(row["tokens"]) + 1)]
-    assert f"output directory: {out}" in r.stdout
-    assert "gz_toy on tiny: 2/2 prompts (100%)" in r.stderr  # plain progress lines off a terminal
+    assert f"output directory: {out}" in r.out
+    assert "gz_toy on tiny: 2/2 prompts (100%)" in r.err  # plain progress lines off a terminal
 
 
 def test_plugin_operator_is_selectable_for_the_training_callback(toy_operator: UserPackage, tmp_path: Path) -> None:

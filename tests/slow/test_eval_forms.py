@@ -79,15 +79,9 @@ def test_hostile_run_folder_is_refused(run_folder: Path, tmp_path: Path) -> None
     assert (tmp_path / "stolen").read_text() == "s3cret" and res.returncode != 0
 
 
-def test_model_mode_pass_at_k_end_to_end(tmp_path: Path, shared_cache: Path) -> None:
+def test_model_mode_pass_at_k_end_to_end(tmp_path: Path, shared_cache: Path, sandbox) -> None:
     """A Hugging Face model folder → n samples per HumanEval problem → pass@k, from the command line."""
-    from gazelm.sandbox import Sandbox, SandboxUnavailableError
     from gazelm.training import build_components
-
-    try:
-        Sandbox().ready()
-    except SandboxUnavailableError as err:
-        pytest.skip(str(err))
     cfg = train_config(tmp_path / "build", shared_cache, "model=tiny_causal", "data=humaneval", "task=generation",
                        "train=false", "model.tokenizer.vocab_size=600")
     _, module = build_components(cfg)
