@@ -18,7 +18,7 @@ from gazelm.data.example import Example
 from gazelm.data.features import FeatureTable
 from gazelm.data.formatting import TaskFormat
 from gazelm.data.packing import pack_batch
-from gazelm.data.sources import load_examples, source_takes
+from gazelm.data.sources import load_examples
 from gazelm.data.tokenize import encode_example
 from gazelm.errors import GazelmInputError
 from gazelm.gaze.annotation import GazeProvider
@@ -81,10 +81,8 @@ class GazeDataModule(L.LightningDataModule):
             options = {k: v for k, v in self.source.items() if k not in ("name", "max_examples")}
             limits = self.source.get("max_examples") or {}
             limit = limits.get(split) if isinstance(limits, dict) else limits
-            if self.cache_dir and "cache_dir" not in options and source_takes(self.source["name"], "cache_dir"):
-                options["cache_dir"] = self.cache_dir  # a source that caches what it builds shares the run's cache
             self.examples[split] = load_examples(self.source["name"], self.task["name"], split,
-                                                 max_examples=limit, **options)
+                                                 max_examples=limit, run_cache_dir=self.cache_dir, **options)
         return self.examples[split]
 
     @property

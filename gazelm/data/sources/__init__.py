@@ -18,11 +18,12 @@ register_source = SOURCES.register
 
 
 def load_examples(name: str, task: str, split: str, **options: Any) -> list[Example]:
-    """Examples of ``task`` in ``split`` ("train", "val", "test") from source ``name``."""
-    return SOURCES.get(name)(task=task, split=split, **options)
+    """Examples of ``task`` in ``split`` ("train", "val", "test") from source ``name``.
 
-
-def source_takes(name: str, option: str) -> bool:
-    """Whether source ``name``'s loader has a parameter ``option``. A loader with a ``cache_dir``
-    parameter gets the run's cache directory from the DataModule unless its config sets one."""
-    return option in inspect.signature(SOURCES.get(name)).parameters
+    ``run_cache_dir``: the run's cache directory, given to a loader that has a ``cache_dir``
+    parameter (one that caches what it builds) unless ``options`` set ``cache_dir``."""
+    load = SOURCES.get(name)
+    run_cache_dir = options.pop("run_cache_dir", None)
+    if run_cache_dir and "cache_dir" not in options and "cache_dir" in inspect.signature(load).parameters:
+        options["cache_dir"] = run_cache_dir
+    return load(task=task, split=split, **options)
