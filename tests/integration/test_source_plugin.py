@@ -49,10 +49,12 @@ def test_source_from_a_user_package_trains_through_the_real_configs(tmp_path: Pa
                                                                    for n in range(first, first + 4)]
 
 
-def test_unknown_source_lists_the_plugin_only_when_imported(tmp_path: Path, shared_cache: Path) -> None:
+def test_without_the_plugin_the_source_is_unknown(tmp_path: Path, shared_cache: Path) -> None:
+    from gazelm.errors import GazelmInputError
     from gazelm.registry import UnknownNameError
 
-    package = user_package(tmp_path / "pkg", FILES)
+    package = user_package(tmp_path / "pkg", FILES)  # importable, but not named under plugins
     cfg = train_config(tmp_path / "run", shared_cache, "debug=fdr", "data=gz_toy", package.searchpath)
-    with pytest.raises(UnknownNameError, match="unknown task source 'gz_toy_adders'; known: codexglue_java_cs"):
+    with package.imported(), pytest.raises((UnknownNameError, GazelmInputError),
+                                           match="unknown (task )?source 'gz_toy_adders'; known: codexglue_java_cs"):
         train(cfg)
