@@ -1,6 +1,7 @@
 """Backbones: a Hugging Face model (by name or path, or tiny from config) + tokenizer.
 
-``kind: seq2seq`` (T5 / CodeT5 family) or ``causal`` (any decoder-only LM). A tiny
+``kind: seq2seq`` (T5 / CodeT5 family) or ``causal`` (any decoder-only LM); ``kind: vlm``
+(vision-language models) is built by :mod:`gazelm.models.vlm` (see ``DELEGATED_KINDS``). A tiny
 model is built from ``config`` with a BPE tokenizer trained on the task's training
 texts; real checkpoints load by name or local path (``HF_HUB_OFFLINE=1`` works when
 they are in the local cache). LoRA (peft) is a switch.
@@ -22,6 +23,8 @@ from gazelm.errors import GazelmInputError
 
 log = logging.getLogger(__name__)
 KINDS = {"seq2seq": AutoModelForSeq2SeqLM, "causal": AutoModelForCausalLM}
+#: Kinds built by their own module (``module:function``), with the same arguments plus their own.
+DELEGATED_KINDS = {"vlm": "gazelm.models.vlm.backbone:build_vlm_backbone"}
 
 
 class Backbone(nn.Module):
@@ -89,16 +92,27 @@ def build_backbone(kind: str, name_or_path: str | None = None, config: Mapping[s
                    tokenizer: Mapping[str, Any] | None = None, lora: Mapping[str, Any] | None = None,
                    corpus: Iterable[str] | None = None, cache_dir: str | None = None, dtype: str | None = None,
                    add_bos: bool = False, gradient_checkpointing: bool = False,
-                   attn_implementation: str | None = None) -> Backbone:
+                   attn_implementation: str | None = None, **options: Any) -> Backbone:
     """Load ``name_or_path`` or build ``config`` (``model_type`` + sizes) from scratch.
 
     With ``config`` set, the model is randomly initialised (seeded by the caller) and the
     tokenizer's vocabulary size and special ids are filled in. ``attn_implementation``
     (``eager``, ``sdpa``, …) is passed to Hugging Face; objectives that read attention
-    weights need ``eager``.
+    weights need ``eager``. ``options`` are for delegated kinds (a VLM's ``processor``).
     """
+    if kind in DELEGATED_KINDS:
+        import importlib
+
+        module, function = DELEGATED_KINDS[kind].split(":")
+        return getattr(importlib.import_module(module), function)(
+            kind=kind, name_or_path=name_or_path, config=config, tokenizer=tokenizer, lora=lora, corpus=corpus,
+            cache_dir=cache_dir, dtype=dtype, add_bos=add_bos, gradient_checkpointing=gradient_checkpointing,
+            attn_implementation=attn_implementation, **options)
     if kind not in KINDS:
-        raise GazelmInputError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}", field="model.kind")
+        raise GazelmInputError(f"unknown model kind {kind!r}; expected one of {', '.join([*KINDS, *DELEGATED_KINDS])}",
+                               field="model.kind")
+    if options:
+        raise GazelmInputError(f"unexpected model options for kind {kind!r}: {', '.join(options)}", field="model")
     tok, identity = _tokenizer(tokenizer, name_or_path, corpus, cache_dir)
     torch_dtype = getattr(torch, dtype) if dtype else None
     if config is not None:

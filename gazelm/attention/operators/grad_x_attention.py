@@ -12,12 +12,18 @@ from torch import Tensor
 
 from gazelm.attention.forward import query_rows
 from gazelm.attention.operators import register_operator
-from gazelm.attention.operators._attention_grad import attention_and_gradient
+from gazelm.attention.operators._attention_grad import attention_and_gradient, gradient_weighted
 from gazelm.attention.operators.self_attention import select_layers
 from gazelm.attention.target import Target, resolve_target
 
 
-@register_operator("grad_x_attention", differentiable=True)
+def grad_x_attention_relevance(attentions: list[Tensor], grads: list[Tensor], **_: object) -> Tensor:
+    """``Σ_l E_h[(A_l ⊙ ∂s/∂A_l)⁺]`` over the given layers ``[B, N, N]`` (row = query)."""
+    return torch.stack([gradient_weighted(a, g) for a, g in zip(attentions, grads)]).sum(dim=0)
+
+
+@register_operator("grad_x_attention", differentiable=True, relevance_matrix=grad_x_attention_relevance,
+                   needs_gradient=True)
 def grad_x_attention(model, input_ids: Tensor, attention_mask: Tensor | None = None, target: Target = Target(),
                      *, layer: int | str = "sum", positive: bool = True, create_graph: bool = False,
                      **_: object) -> Tensor:

@@ -36,7 +36,13 @@ def rollout_matrix(attentions: list[Tensor] | tuple[Tensor, ...], last_k: int | 
     return result
 
 
-@register_operator("rollout", differentiable=True)
+def rollout_relevance(attentions: list[Tensor], grads: object = None, *, residual: float = 0.5,
+                      **_: object) -> Tensor:
+    """The rollout matrix of the given layers ``[B, N, N]`` (row = query), for callers that run the model."""
+    return rollout_matrix(attentions, None, residual)
+
+
+@register_operator("rollout", differentiable=True, relevance_matrix=rollout_relevance, needs_gradient=False)
 def rollout(model, input_ids: Tensor, attention_mask: Tensor | None = None, target: Target = Target(),
             *, last_k: int | None = None, residual: float = 0.5, **_: object) -> Tensor:
     """Rollout relevance of the prompt tokens for the explained position(s)."""
