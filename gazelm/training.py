@@ -66,7 +66,7 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     # OmegaConf interpolations (a docstring containing "${x}" breaks the run)
     build = instantiate(model_cfg, _partial_=True, _convert_="all")
     backbone: Backbone = build(corpus=corpus, **extra)
-    datamodule.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
+    datamodule.attach_backbone(backbone)
     module = GazeLM(backbone, objective, optim=cfg.optim)
     return datamodule, module
 

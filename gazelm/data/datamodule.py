@@ -74,6 +74,10 @@ class GazeDataModule(L.LightningDataModule):
         """Texts a locally trained tokenizer learns from: the training split only."""
         return [t for e in self.split_examples("train") for t in (e.source, e.target)]
 
+    def attach_backbone(self, backbone) -> None:
+        """What the data needs from the backbone: its tokenizer (a VLM's DataModule takes its processor)."""
+        self.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
+
     def attach_tokenizer(self, tokenizer, causal: bool, add_bos: bool = False, identity: str = "") -> None:
         self.tokenizer, self.causal, self.add_bos = tokenizer, causal, add_bos
         self.tokenizer_identity = identity or getattr(tokenizer, "name_or_path", "") or str(len(tokenizer))

@@ -12,11 +12,13 @@ Per-example features (tensors):
 - per token (``[L]``): ``input_ids`` (prompt + answer letter), ``labels`` (``-100`` but the
   answer), the family's other token keys (Qwen: ``mm_token_type_ids``);
 - per image: the processor's image tensors (``pixel_values``, Qwen's ``image_grid_thw``);
-- ``answer_position`` (the row whose logits predict the answer), ``answer_id``;
+- ``answer_position`` (the row whose logits predict the answer), ``answer_id``, ``choice_index``
+  (the chosen slot, ``-1`` = no answer: no label, the answer token is a placeholder);
 - ``option_ids`` ``[S]`` (the letter token of every slot) and ``slot_matrix`` ``[S, N]``
   (patches of each visual token inside each slot, first slot wins);
-- ``gaze`` ``[S]`` (the person's dwell share per slot), ``dwell_ms`` ``[S]`` and, when known,
-  ``cursor`` / ``cursor_ms``; ``user_index``, ``example_index``.
+- added by the DataModule: ``gaze_target`` ``[S]`` (the person's dwell share per slot),
+  ``dwell_ms`` / ``cursor_ms`` ``[S]``, ``user_index``, ``correct_index``, ``adapt_only``,
+  ``example_index``.
 
 :func:`collate_visual` pads token keys on the right, concatenates image tensors, pads slots to
 the batch's largest page (``slot_mask``), and spreads each ``slot_matrix`` over the sequence
@@ -36,6 +38,8 @@ from gazelm.errors import GazelmInputError
 
 IGNORE_INDEX = -100
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+INDEX_KEYS = ("answer_position", "answer_id", "choice_index", "correct_index", "user_index", "example_index")
+SLOT_KEYS = ("gaze_target", "dwell_ms", "cursor_ms")  # per slot, zero-padded
 
 
 def letter_token_ids(tokenizer, n: int) -> list[int]:
@@ -74,7 +78,7 @@ def encode_visual(adapter, image, prompt: str, boxes: Sequence[Sequence[float]],
     features["slot_matrix"] = patch_slot_matrix(enc.layout, index, n_slots)
     features["answer_position"] = int(ids.shape[0] - 1)
     features["answer_id"] = answer_id
-    features["has_answer"] = answer is not None
+    features["choice_index"] = -1 if answer is None else int(answer)
     features["option_ids"] = torch.tensor(list(option_ids[:n_slots]), dtype=torch.long)
     return features
 
@@ -103,7 +107,7 @@ def collate_visual(rows: Sequence[Mapping[str, Any]], pad_token_id: int, token_k
         batch[key] = torch.cat([r[key] for r in rows])
     n_slots = max(int(r["slot_matrix"].shape[0]) for r in rows)
     batch["slot_mask"] = _pad([torch.ones(r["slot_matrix"].shape[0], dtype=torch.bool) for r in rows], n_slots, False)
-    batch["option_ids"] = _pad([r["option_ids"] for r in rows], n_slots, 0)
+    batch["option_ids"] = _pad([r["option_ids"] for r in rows], n_slots, -1)
     matrix = torch.zeros(len(rows), n_slots, width)
     for b, r in enumerate(rows):
         positions = (r["input_ids"] == image_token_id).nonzero().flatten() if image_token_id is not None else None
@@ -113,11 +117,12 @@ def collate_visual(rows: Sequence[Mapping[str, Any]], pad_token_id: int, token_k
                              f"{0 if positions is None else positions.numel()} image tokens in input_ids")
         matrix[b, :m.shape[0], positions] = m
     batch["slot_matrix"] = matrix
-    for key in ("answer_position", "answer_id", "user_index", "example_index"):
+    for key in INDEX_KEYS:
         if key in rows[0]:
             batch[key] = torch.tensor([int(r[key]) for r in rows], dtype=torch.long)
-    batch["has_answer"] = torch.tensor([bool(r.get("has_answer", True)) for r in rows])
-    for key in ("gaze", "dwell_ms", "cursor", "cursor_ms"):
+    if "adapt_only" in rows[0]:
+        batch["adapt_only"] = torch.tensor([bool(r["adapt_only"]) for r in rows])
+    for key in SLOT_KEYS:
         if key in rows[0]:
             batch[key] = _pad([torch.as_tensor(r[key], dtype=torch.float32) for r in rows], n_slots, 0.0,
                               dtype=torch.float32)

@@ -48,7 +48,7 @@ def page_batch(backbone, prompts=("Top_genre: Action. Which poster?", "Preferred
     for i, (prompt, answer) in enumerate(zip(prompts, answers)):
         row = encode_visual(backbone.adapter, slot_page(boxes=boxes), prompt, boxes, answer, options)
         row["example_index"] = i
-        row["gaze"] = torch.full((len(boxes),), 1.0 / len(boxes))
+        row["gaze_target"] = torch.full((len(boxes),), 1.0 / len(boxes))
         rows.append(row)
     adapter = backbone.adapter
     return collate_visual(rows, backbone.tokenizer.pad_token_id, adapter.token_keys, adapter.image_keys,
