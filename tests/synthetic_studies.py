@@ -219,6 +219,8 @@ def _session_events(plan: SessionPlan, geo, genre_names: list[str], profile, rng
     t += 0.3
     events.append({**base, "Timestamp": round(t, 3), "Fixation_Duration": 150.0})  # a fixation with no AOI
     plan.n_fixations += 1
+    if case in ("documented_missing_final_click", "no_selection"):
+        return events  # no final click anywhere in the data
     # the final click: a movie shown on the page (or a quirk)
     row = rng.choice(window)
     column = rng.randrange(COLUMNS)
@@ -231,8 +233,6 @@ def _session_events(plan: SessionPlan, geo, genre_names: list[str], profile, rng
     plan.clicked = (row, position or 0)
     if kind == "Movie" and case != "click_not_on_the_displayed_page":
         plan.choice = window.index(row) * COLUMNS + column
-    if case in ("documented_missing_final_click", "no_selection"):
-        return events  # no final click anywhere in the data
     t += 0.5
     events.append({**base, "Timestamp": round(t, 3),
                    **_aoi("Click_AOI_", kind, screen, row, position, genre_names, profile, na)})
@@ -296,9 +296,9 @@ def write_synthetic_adserp(out: str | Path, meta_dir: str | Path, users: int = 6
             y += 320
             n_native = 30 if case == "more_than_25_areas" else rng.randint(2, 4)
             for _ in range(n_native):
-                h = rng.choice([90, 108, 129]) if case != "more_than_25_areas" else 24
+                h = rng.choice([90, 108, 129]) if case != "more_than_25_areas" else 12
                 ads["native_ad"].append((162, y, 540, h))
-                y += h + (18 if case != "more_than_25_areas" else 4)
+                y += h + (18 if case != "more_than_25_areas" else 2)
             if t % 2 == 0:
                 ads["dd_right"].append((800, 160, 380, 500))
             organic = []
@@ -315,7 +315,7 @@ def write_synthetic_adserp(out: str | Path, meta_dir: str | Path, users: int = 6
             all_areas = [("organic", (o["x_left"], o["y_top"], o["x_right"], o["y_bot"])) for o in organic]
             all_areas += [(k, (x, yy, x + w, yy + h)) for k in ("native_ad", "dd_top", "dd_right")
                           for x, yy, w, h in ads[k]]
-            plan.scroll = 0 if case == "no_scroll" else rng.choice([0, 120, 240, 400])
+            plan.scroll = 0 if case in ("no_scroll", "more_than_25_areas") else rng.choice([0, 120, 240, 400])
             view = (plan.scroll, plan.scroll + ADSERP_VIEW_HEIGHT)
             visible = []
             for kind, (x1, y1, x2, y2) in all_areas:

@@ -113,7 +113,9 @@ def render_page(page: Page, poster_dir: str | Path | None = None) -> Image.Image
         with Image.open(screenshot) as shot:
             image = Image.new("RGB", page.size, (255, 255, 255))
             x1, y1, x2, y2 = (int(round(v)) for v in spec["crop"])
-            image.paste(shot.convert("RGB").crop((x1, y1, x2, y2)), (0, 0))
+            x2, y2 = min(x2, shot.width), min(y2, shot.height)  # beyond the page: white, not black
+            if x2 > x1 and y2 > y1:
+                image.paste(shot.convert("RGB").crop((x1, y1, x2, y2)), (0, 0))
         tiles = False
     else:
         image = Image.new("RGB", page.size, tuple(spec.get("background", (255, 255, 255))))

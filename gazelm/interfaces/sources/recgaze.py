@@ -20,7 +20,8 @@ One trial per click session (user × screen with a final movie click):
   (``Fixation_AOI_*`` columns with ``fixation_aoi: strict``; with ``closest`` the
   ``Fixation_AOI_Closest_*`` columns, which also assign fixations within 60 px of a poster).
   Fixations elsewhere are counted by where they fell: another poster (another row, or a page
-  of the row not shown at the click), a genre heading, a swipe button, the background.
+  of the row not shown at the click), a genre heading, a swipe button, the background, no AOI
+  (``counts["fixations"]`` = all fixations of the kept trials = the sum of those categories).
 - **Cursor dwell** per slot (optional target): ``Cursor_Duration`` (seconds, ×1000) of cursor
   events on those movies.
 - **The answer**: the clicked slot's letter (A–O, row by row).
@@ -327,14 +328,15 @@ def load(path: str | Path, geometry: str | Path | None = None, permutations: str
             counts["skipped_click_not_on_the_displayed_page"] += 1
             continue
         dwell = [0.0] * (ROWS_SHOWN * COLUMNS)
+        where: Counter = Counter()  # the session's fixations, by where they fell (counted if it is kept)
         for duration, kind, carousel, position in session.fixations:
-            counts["fixations"] += 1
+            where["fixations"] += 1
             slot = slot_of(carousel, position, first_row, pages) if kind == "movie" else None
             if slot is not None:
                 dwell[slot] += duration
-                counts["fixations_on_slots"] += 1
+                where["fixations_on_slots"] += 1
             else:
-                counts[f"fixations_on_{FIXATION_KINDS.get(kind or '', 'no_aoi')}"] += 1
+                where[f"fixations_on_{FIXATION_KINDS.get(kind or '', 'no_aoi')}"] += 1
         cursor = [0.0] * (ROWS_SHOWN * COLUMNS)
         for _, ms, kind, carousel, position in session.cursor:
             slot = slot_of(carousel, position, first_row, pages) if kind == "movie" else None
@@ -357,6 +359,7 @@ def load(path: str | Path, geometry: str | Path | None = None, permutations: str
         fields = {"profile": (f"Top_genre: {profile['Top_genre']}, Preferred_genres: {profile['Preferred_genres']}"
                               if profile else "")}
         counts["trials"] += 1
+        counts.update(where)
         trials.append(VisualTrial(
             id=f"recgaze:{user}:{task}", user=user, stimulus=f"screen{task}", page=page, dwell_ms=dwell,
             choice=choice, fields=fields, cursor_ms=cursor, split=splits.get(task, "train"),
