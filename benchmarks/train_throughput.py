@@ -132,7 +132,7 @@ def run_hf(args, group_by_length: bool = False) -> dict:
 
     common = dict(output_dir=str(ROOT / ".cache" / "bench" / "hf"), per_device_train_batch_size=args.batch_size,
                   max_steps=args.steps + args.warmup, learning_rate=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
-                  warmup_steps=int(cfg.optim.warmup_ratio * (args.steps + args.warmup)), lr_scheduler_type="cosine", max_grad_norm=1.0,
+                  warmup_steps=int(cfg.scheduler.warmup_ratio * (args.steps + args.warmup)), lr_scheduler_type="cosine", max_grad_norm=1.0,
                   logging_strategy="no", save_strategy="no", report_to=[], seed=0, dataloader_num_workers=0,
                   train_sampling_strategy="group_by_length" if group_by_length else "random", bf16=args.gpu, use_cpu=not args.gpu, disable_tqdm=True,
                   remove_unused_columns=False)

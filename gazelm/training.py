@@ -67,7 +67,7 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     build = instantiate(model_cfg, _partial_=True, _convert_="all")
     backbone: Backbone = build(corpus=corpus, **extra)
     datamodule.attach_backbone(backbone)
-    module = GazeLM(backbone, objective, optim=cfg.optim)
+    module = GazeLM(backbone, objective, optim=cfg.optim, scheduler=cfg.get("scheduler"))
     return datamodule, module
 
 

@@ -6,12 +6,12 @@ needs its images, its (multimodal) position ids and, inside FixATE, a soft promp
 :func:`vlm_relevance` runs :class:`~gazelm.models.vlm.VLMBackbone` itself and reuses each
 operator's own mathematics, which the operator declares in the registry:
 
-- ``relevance_matrix(attentions, grads, **params) -> [B, N, N]`` (``rollout``, ``glimpse``,
-  ``grad_x_attention``, …): per-layer attention weights of the last ``last_k`` layers (and the
-  gradient of the explained score with respect to them, when ``needs_gradient``) → a relevance
-  matrix whose row at the answer-source position is the relevance. Differentiable with
-  ``create_graph=True`` (the gradient of the score stays in the graph), so a loss on it trains
-  whatever produced the inputs (a soft prompt).
+- ``in_forward`` (:mod:`gazelm.attention.in_forward`; ``rollout``, ``glimpse``,
+  ``grad_x_attention``, ``glimpse_fixate``, ``attnlrp_fixate``): the relevance row of the
+  answer-source position from the attention weights of the last ``last_k`` layers (and their
+  gradient with respect to the explained score, when ``needs_gradient``) of **one** forward.
+  Differentiable with ``create_graph=True`` (the gradient of the score stays in the graph), so a
+  loss on it trains whatever produced the inputs (a soft prompt).
 - ``model_patches(language_model)`` (``attnlrp``): Gradient × Input at the language model's
   input embeddings (vision features already in place) while the patches are applied; a family
   whose language model the patches do not cover raises the operator's own
@@ -30,6 +30,7 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor
 
+from gazelm.attention.in_forward import relevance_in_forward
 from gazelm.attention.operators import OPERATORS
 from gazelm.attention.target import eager_attention
 
@@ -43,17 +44,6 @@ def _score(logits: Tensor, positions: Tensor, tokens: Tensor, score: str) -> Ten
     return rows.gather(1, tokens.view(-1, 1).to(rows.device)).squeeze(1)
 
 
-def _select_layers(attentions, last_k: int | None) -> list[Tensor]:
-    layers = list(attentions)
-    if not layers or layers[0] is None:
-        raise RuntimeError("the model returned no attention weights; build it with attn_implementation=eager")
-    if last_k is not None:
-        if not 1 <= int(last_k) <= len(layers):
-            raise ValueError(f"last_k={last_k} but the language model has {len(layers)} layers")
-        layers = layers[-int(last_k):]
-    return layers
-
-
 def _inputs_in_a_graph(backbone, batch, prefix_embeds) -> dict[str, Any]:
     """Model inputs whose embeddings are in an autograd graph, so a frozen model's attention weights
     have a gradient (a leaf copy when nothing upstream, e.g. a soft prompt, requires one)."""
@@ -63,22 +53,19 @@ def _inputs_in_a_graph(backbone, batch, prefix_embeds) -> dict[str, Any]:
     return inputs
 
 
-def _attention_rows(backbone, batch, meta, positions, tokens, prefix_embeds, last_k, create_graph, score,
+def _attention_rows(backbone, batch, operator, meta, positions, tokens, prefix_embeds, last_k, create_graph, score,
                     params) -> Tensor:
     prefix = 0 if prefix_embeds is None else int(prefix_embeds.shape[1])
+    rows = positions + prefix
     with eager_attention(backbone.model), torch.enable_grad():
-        outputs = backbone.model(**_inputs_in_a_graph(backbone, batch, prefix_embeds), output_attentions=True)
-        layers = _select_layers(outputs.attentions, last_k)
-        grads = None
-        if meta.get("needs_gradient"):
-            value = _score(outputs.logits, positions + prefix, tokens, score)
-            grads = torch.autograd.grad(value.sum(), layers, create_graph=create_graph, allow_unused=True)
-            grads = [torch.zeros_like(a) if g is None else g for a, g in zip(layers, grads)]
-        if not create_graph:
-            layers = [a.detach() for a in layers]
-        matrix = meta["relevance_matrix"](layers, grads, **params)  # [B, N, N]
-    rows = matrix[torch.arange(matrix.shape[0], device=matrix.device), positions.to(matrix.device) + prefix]
-    return rows[:, prefix:]
+        inputs = _inputs_in_a_graph(backbone, batch, prefix_embeds)
+        outputs = backbone.model(**inputs, output_attentions=True)
+        value = _score(outputs.logits, rows, tokens, score).sum() if meta.get("needs_gradient") else None
+        relevance = relevance_in_forward(operator, outputs.attentions, value, rows, inputs["attention_mask"].bool(),
+                                         last_k=last_k, create_graph=create_graph, **params)
+    if not create_graph:
+        relevance = relevance.detach()
+    return relevance[:, prefix:]
 
 
 def _patched_input_rows(backbone, batch, meta, positions, tokens, prefix_embeds, create_graph, score) -> Tensor:
@@ -117,12 +104,12 @@ def vlm_relevance(backbone, batch: Mapping[str, Tensor], operator: str = "rollou
     meta = OPERATORS.meta(operator)
     positions = torch.as_tensor(positions, device=batch["input_ids"].device).long().view(-1)
     tokens = torch.as_tensor(tokens, device=batch["input_ids"].device).long().view(-1)
-    if "relevance_matrix" in meta:
-        return _attention_rows(backbone, batch, meta, positions, tokens, prefix_embeds, last_k, create_graph,
-                               score, params)
-    if "model_patches" in meta:
+    if meta.get("in_forward") is not None:
+        return _attention_rows(backbone, batch, operator, meta, positions, tokens, prefix_embeds, last_k,
+                               create_graph, score, params)
+    if meta.get("model_patches") is not None:
         return _patched_input_rows(backbone, batch, meta, positions, tokens, prefix_embeds, create_graph, score)
-    supported = [n for n in OPERATORS.names() if {"relevance_matrix", "model_patches"} & set(OPERATORS.meta(n))]
+    supported = [n for n in OPERATORS.names() if {"in_forward", "model_patches"} & set(OPERATORS.meta(n))]
     raise ValueError(f"operator {operator!r} does not run on vision-language backbones; these do: "
                      f"{', '.join(supported)}")
 

@@ -8,11 +8,16 @@ from typing import Any, Iterator, Sequence
 import torch
 
 PAD_VALUES = {"labels": -100, "input_weights": 1.0, "label_weights": 1.0, "human_attention": 0.0,
-              "source_mask": False, "code_token_mask": False, "gaze_mask": False}
-FLOAT_KEYS = {"input_weights", "label_weights", "human_attention"}
-BOOL_KEYS = {"source_mask", "code_token_mask", "gaze_mask"}
+              "source_mask": False, "code_token_mask": False, "gaze_mask": False, "slot_index": -1,
+              "gaze_target": 0.0, "slot_mask": False, "option_ids": -1}
+FLOAT_KEYS = {"input_weights", "label_weights", "human_attention", "gaze_target"}
+BOOL_KEYS = {"source_mask", "code_token_mask", "gaze_mask", "slot_mask"}
 SEQUENCE_KEYS = ("input_ids", "labels", "input_weights", "label_weights", "source_mask", "code_token_mask",
-                 "gaze_mask", "human_attention")
+                 "gaze_mask", "human_attention", "slot_index", "gaze_target", "slot_mask", "option_ids")
+#: per-item keys (one value per slot / option, not per position): always padded on the right
+ITEM_KEYS = {"gaze_target", "slot_mask", "option_ids"}
+#: one value per example (batched as ``[B]``); ``user_index`` -1 = no user
+EXAMPLE_KEYS = ("user_index", "answer_position", "choice_index", "correct_index", "adapt_only")
 
 
 def pad_batch(features: Sequence[dict[str, Any]], pad_token_id: int, pad_to_multiple_of: int | None = None,
@@ -34,7 +39,7 @@ def pad_batch(features: Sequence[dict[str, Any]], pad_token_id: int, pad_to_mult
         dtype = torch.float32 if key in FLOAT_KEYS else torch.bool if key in BOOL_KEYS else torch.long
         out = torch.full((len(rows), length), fill, dtype=dtype)
         for i, r in enumerate(rows):
-            if padding_side == "left":
+            if padding_side == "left" and key not in ITEM_KEYS:
                 out[i, length - len(r):] = r
             else:
                 out[i, :len(r)] = r
@@ -44,6 +49,10 @@ def pad_batch(features: Sequence[dict[str, Any]], pad_token_id: int, pad_to_mult
     real = positions.unsqueeze(0) < lengths.unsqueeze(1)
     batch["attention_mask"] = (real.flip(1) if padding_side == "left" else real).long()
     batch["example_index"] = torch.tensor([int(f["example_index"]) for f in features], dtype=torch.long)
+    for key in EXAMPLE_KEYS:
+        if key in features[0]:
+            values = torch.tensor([int(f[key]) for f in features], dtype=torch.long)
+            batch[key] = values.bool() if key == "adapt_only" else values
     return batch
 
 

@@ -12,9 +12,9 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
-from gazelm.data.collate import BOOL_KEYS, FLOAT_KEYS, SEQUENCE_KEYS
+from gazelm.data.collate import BOOL_KEYS, EXAMPLE_KEYS, FLOAT_KEYS, SEQUENCE_KEYS
 
-SCALAR_KEYS = ("n_prompt", "example_index")
+SCALAR_KEYS = ("n_prompt", "example_index")  # every row has them; EXAMPLE_KEYS only where a source sets them
 
 
 class FeatureTable(Sequence[dict[str, Any]]):
@@ -23,6 +23,7 @@ class FeatureTable(Sequence[dict[str, Any]]):
     def __init__(self, packed: dict[str, torch.Tensor]):
         self.packed = packed
         self.keys = [k for k in SEQUENCE_KEYS if k in packed]
+        self.scalars = [k for k in (*SCALAR_KEYS, *EXAMPLE_KEYS) if k in packed]
         self._n = len(packed["n_prompt"])
 
     @classmethod
@@ -40,6 +41,9 @@ class FeatureTable(Sequence[dict[str, Any]]):
             packed[f"{key}@offsets"] = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
         for key in SCALAR_KEYS:
             packed[key] = torch.tensor([int(r[key]) for r in rows], dtype=torch.long)
+        for key in EXAMPLE_KEYS:
+            if rows and key in rows[0]:
+                packed[key] = torch.tensor([int(r.get(key, -1)) for r in rows], dtype=torch.long)
         return cls(packed)
 
     def __len__(self) -> int:
@@ -53,7 +57,7 @@ class FeatureTable(Sequence[dict[str, Any]]):
         if not -self._n <= i < self._n:
             raise IndexError(i)
         i %= self._n
-        row: dict[str, Any] = {k: int(self.packed[k][i]) for k in SCALAR_KEYS}
+        row: dict[str, Any] = {k: int(self.packed[k][i]) for k in self.scalars}
         for key in self.keys:
             offsets = self.packed[f"{key}@offsets"]
             row[key] = self.packed[key][offsets[i]:offsets[i + 1]]

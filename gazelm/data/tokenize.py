@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gazelm.data.choice import choice_features, slot_features
 from gazelm.data.example import Example
 from gazelm.data.formatting import TaskFormat
 from gazelm.errors import GazelmInputError
@@ -52,7 +53,8 @@ def encode_example(example: Example, tokenizer, fmt: TaskFormat, *, causal: bool
     """Tokenize one example; the source is truncated to ``max_source_length`` subwords."""
     if not example.source.strip():
         raise GazelmInputError("empty source text", field=f"example {example.id!r}.source")
-    if not example.target.strip():
+    unanswered = bool(example.meta.get("choices")) and int(example.meta.get("choice", -1)) < 0
+    if not example.target.strip() and not unanswered:  # a choice without an answer has no target
         raise GazelmInputError("empty target text", field=f"example {example.id!r}.target")
     pieces = fmt.pieces(example, causal)
     prefix_ids, _ = _encode(tokenizer, pieces.prefix)
@@ -61,7 +63,10 @@ def encode_example(example: Example, tokenizer, fmt: TaskFormat, *, causal: bool
     tgt_ids, tgt_offsets = _encode(tokenizer, pieces.target)
     src_ids, src_offsets = src_ids[:max_source_length], src_offsets[:max_source_length]
     eos = tokenizer.eos_token_id
-    tgt_ids, tgt_offsets = tgt_ids[: max_target_length - 1] + [eos], tgt_offsets[: max_target_length - 1] + [(0, 0)]
+    if fmt.target_eos:
+        tgt_ids, tgt_offsets = tgt_ids[: max_target_length - 1] + [eos], tgt_offsets[: max_target_length - 1] + [(0, 0)]
+    else:
+        tgt_ids, tgt_offsets = tgt_ids[:max_target_length], tgt_offsets[:max_target_length]
 
     src_gaze = _gaze_values(gaze.annotate(example.source, example.source_language, example.id) if gaze else None,
                             src_offsets)
@@ -104,4 +109,6 @@ def encode_example(example: Example, tokenizer, fmt: TaskFormat, *, causal: bool
         attention = [a / total for a in attention] if total > 0 else attention
         features["human_attention"] = attention + [0.0] * (len(features["input_ids"]) - len(attention))
     features["n_prompt"] = n_prompt
+    features.update(choice_features(example, tokenizer, n_prompt, causal))
+    features.update(slot_features(example, src_offsets, n_head, len(features["input_ids"])))
     return features

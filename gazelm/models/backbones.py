@@ -34,6 +34,21 @@ class Backbone(nn.Module):
                  add_bos: bool = False):
         super().__init__()
         self.model, self.tokenizer, self.kind, self.identity, self.add_bos = model, tokenizer, kind, identity, add_bos
+        self.frozen = False
+
+    def freeze(self) -> None:
+        """No parameter of the model trains and it stays in eval mode (no dropout), whatever
+        ``train()`` is called with (prompt tuning keeps the backbone fixed)."""
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.frozen = True
+        self.model.eval()
+
+    def train(self, mode: bool = True) -> "Backbone":
+        super().train(mode)
+        if self.frozen:
+            self.model.eval()
+        return self
 
     @property
     def is_causal(self) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 Logs = dict[str, torch.Tensor]
 
@@ -28,6 +29,33 @@ class Objective:
 
     def setup(self, module: Any) -> None:
         """Called once the module and backbone exist (e.g. to build a reference model)."""
+
+    def modules(self) -> dict[str, nn.Module]:
+        """Modules the objective owns and trains (e.g. soft prompts); the LightningModule registers
+        them (``objective_modules.<name>``), so they are checkpointed and moved with it."""
+        return {}
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Optimizer groups for the objective's own parameters: ``{"params", "lr", "weight_decay",
+        "max_grad_norm", "name"}`` (any key left out takes the ``optim`` defaults). Parameters not in
+        a group here are grouped by the LightningModule (weight decay by shape)."""
+        return []
+
+    def attach_data(self, datamodule: Any) -> None:
+        """Called with the DataModule before optimisation (e.g. to create per-user parameters)."""
+
+    def forward(self, batch: dict[str, torch.Tensor], module: Any) -> Any:
+        """The model outputs :meth:`loss` receives (default: the backbone on the batch)."""
+        return module.backbone(batch, output_attentions="attentions" in self.needs)
+
+    def eval_loss(self, batch: dict[str, torch.Tensor], module: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed token NLL of the labels and their count, for ``val/loss`` and ``test/loss``
+        (default: plain cross-entropy of the backbone, so objectives compare on one scale)."""
+        from gazelm.objectives.tokens import token_log_probs
+
+        outputs = module.backbone(batch)
+        logp, mask = token_log_probs(outputs.logits, batch["labels"], module.backbone.is_causal)
+        return -logp.sum(), mask.sum()
 
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
         raise NotImplementedError

@@ -42,7 +42,22 @@ def glimpse_relevance(attentions: list[Tensor], grads: list[Tensor], **_: object
     return relevance - eye
 
 
-@register_operator("glimpse", differentiable=True, relevance_matrix=glimpse_relevance, needs_gradient=True)
+def glimpse_rows(attentions: list[Tensor], grads: list[Tensor], rows: Tensor, key_mask: Tensor | None = None,
+                 **_: object) -> Tensor:
+    """Row ``rows[b]`` of :func:`glimpse_relevance` ``[B, N]``, by vector–matrix products from the last
+    layer down (``e_r^T Π_l (I + L·α_l Ā_l) − e_r``), for relevance inside a training forward."""
+    from gazelm.attention.in_forward import one_hot_rows
+
+    weighted, alpha = weighted_layers(attentions, grads)
+    n_layers = len(weighted)
+    start = one_hot_rows(rows, weighted[0].shape[-1], weighted[0].dtype)
+    v = start
+    for l in range(n_layers - 1, -1, -1):
+        v = v + n_layers * alpha[:, l:l + 1] * torch.bmm(v.unsqueeze(1), weighted[l]).squeeze(1)
+    return v - start
+
+
+@register_operator("glimpse", differentiable=True, in_forward=glimpse_rows, needs_gradient=True)
 def glimpse(model, input_ids: Tensor, attention_mask: Tensor | None = None, target: Target = Target(),
             *, create_graph: bool = False, **_: object) -> Tensor:
     """Relevance of each prompt token for the explained position(s)."""
