@@ -155,7 +155,7 @@ class VisualDataModule(L.LightningDataModule):
                 target=letters[t.choice] if t.choice is not None else "", source_language="text",
                 target_language="text",
                 meta={"user": t.user, "choices": letters, "choice": -1 if t.choice is None else t.choice,
-                      "correct": -1, "slot_target": gaze_target(t.target(self.signal)),
+                      "choice_is_slot": True, "correct": -1, "slot_target": gaze_target(t.target(self.signal)),
                       "slot_boxes": [list(s.box) for s in t.page.slots],
                       "slot_sizes": [(s.box[2] - s.box[0]) * (s.box[3] - s.box[1]) for s in t.page.slots],
                       "slot_classes": self.slot_classes(t), "image": str(self.image_path(t)),

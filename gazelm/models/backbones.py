@@ -58,6 +58,18 @@ class Backbone(nn.Module):
     def has_lora(self) -> bool:
         return hasattr(self.model, "peft_config")
 
+    def model_inputs(self, batch: Mapping[str, torch.Tensor], prefix_embeds: torch.Tensor | None = None
+                     ) -> dict[str, Any]:
+        """Keyword arguments of a causal model with ``prefix_embeds`` ``[B, P, d]`` (a soft prompt)
+        before the batch's embeddings and the attention mask extended over it. Backbones with more
+        inputs (a VLM's images and multimodal positions) override it."""
+        embeds = self.model.get_input_embeddings()(batch["input_ids"])
+        mask = batch["attention_mask"]
+        if prefix_embeds is not None and prefix_embeds.shape[1]:
+            embeds = torch.cat([prefix_embeds.to(embeds.dtype), embeds], dim=1)
+            mask = torch.cat([mask.new_ones(mask.shape[0], prefix_embeds.shape[1]), mask], dim=1)
+        return {"inputs_embeds": embeds, "attention_mask": mask, "use_cache": False}
+
     def forward(self, batch: Mapping[str, torch.Tensor], output_attentions: bool = False) -> Any:
         kwargs: dict[str, Any] = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
         if output_attentions:

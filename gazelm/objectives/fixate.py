@@ -212,13 +212,15 @@ class Fixate(Objective):
         if prompt not in PROMPTS:
             raise ValueError(f"unknown prompt {prompt!r}; expected one of {', '.join(PROMPTS)}")
         model = module.backbone.model
-        embeds = model.get_input_embeddings()(batch["input_ids"])
-        mask = batch["attention_mask"]
-        offset = 0
+        prefix, offset = None, 0
         if prompt != "none":
-            users = self.batch_users(batch) if prompt == "personal" else [None] * embeds.shape[0]
-            embeds, mask = self.soft_prompt.prepend(embeds, mask, users, freeze_basis=batch.get("adapt_only"))
+            n = batch["input_ids"].shape[0]
+            users = self.batch_users(batch) if prompt == "personal" else [None] * n
+            prefix = self.soft_prompt.prompts(users, freeze_basis=batch.get("adapt_only"))
             offset = self.soft_prompt.n_tokens
+        # the backbone places the prompt: embeddings (a VLM's with its images) and positions
+        inputs = module.backbone.model_inputs(batch, prefix)
+        embeds, mask = inputs.pop("inputs_embeds"), inputs.pop("attention_mask")
         if output_attentions and torch.is_grad_enabled() and not embeds.requires_grad:
             embeds = embeds.detach().requires_grad_(True)  # a frozen model without prompt: ∂s/∂A still exists
         rows = batch["answer_position"].long() + offset
@@ -230,7 +232,7 @@ class Fixate(Objective):
             keep = torch.unique(rows)
             extra["logits_to_keep"] = keep
         outputs = model(inputs_embeds=embeds, attention_mask=mask, output_attentions=output_attentions,
-                        use_cache=False, **extra)
+                        **{"use_cache": False, **inputs, **extra})
         logits = outputs.logits
         if keep is not None and logits.shape[1] == keep.numel():
             where = torch.searchsorted(keep, rows)
@@ -242,6 +244,9 @@ class Fixate(Objective):
             pad = torch.full((embeds.shape[0], offset), -1, dtype=batch["slot_index"].dtype,
                              device=batch["slot_index"].device)
             slot_index = torch.cat([pad, batch["slot_index"]], dim=1)
+        elif "slot_matrix" in batch:  # images: [B, n_slots, S] patch counts of each visual token per slot
+            matrix = batch["slot_matrix"]
+            slot_index = torch.cat([matrix.new_zeros(*matrix.shape[:2], offset), matrix], dim=2)
         aligned = logits[:, offset:] if full_logits else None
         return PromptedOutputs(answer, outputs.attentions if output_attentions else None, offset, mask.bool(),
                                slot_index, aligned)
