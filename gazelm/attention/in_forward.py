@@ -86,29 +86,36 @@ def causal_operator(model, input_ids: Tensor, attention_mask: Tensor | None, tar
                     last_k: int | None, create_graph: bool, needs_gradient: bool, **params: Any) -> Tensor:
     """The registered-operator call (``op(model, ids, mask, target)``) for an ``in_forward`` function.
 
-    One forward of the resolved target; the explained row of each example is its last explained
-    position (FixATE reads the row of the position that predicts the last answer token).
+    As FixATE does, the explained token is part of the input (teacher forcing: prompt, continuation,
+    then the last explained token), and the explained row is the position that predicts it.
     Causal LMs only: the propagation needs square self-attention over the whole sequence.
     """
-    from gazelm.attention.forward import select_score, target_logits
+    from gazelm.attention.forward import embed, select_score
     from gazelm.attention.target import eager_attention, is_encoder_decoder, resolve_target
 
     if is_encoder_decoder(model):
         raise ValueError("this operator propagates relevance through self-attention over the whole "
                          "sequence; it supports causal language models only")
     rt = resolve_target(model, input_ids, attention_mask, target)
+    last = (rt.weights > 0).long().cumsum(1).argmax(1)  # index of the last explained token
+    rows = rt.positions.gather(1, last.view(-1, 1)).squeeze(1)
+    final = rt.tokens.gather(1, last.view(-1, 1))
+    ids = torch.cat([rt.input_ids, rt.cont_ids, final], dim=1)
+    mask = torch.cat([rt.full_mask(), torch.ones_like(final)], dim=1)
     with eager_attention(model), torch.enable_grad():
-        outputs, logits = target_logits(model, rt, output_attentions=True)
+        embeds = embed(model, ids)
+        if needs_gradient and not embeds.requires_grad:
+            embeds = embeds.detach().requires_grad_(True)
+        outputs = model(inputs_embeds=embeds, attention_mask=mask, output_attentions=True, use_cache=False)
         layers = last_layers(outputs.attentions, last_k)
-        score = select_score(logits, rt.tokens, rt.weights, target.score).sum() if needs_gradient else None
         grads = None
         if needs_gradient:
+            logits = outputs.logits.gather(1, rt.positions.unsqueeze(-1).expand(-1, -1, outputs.logits.shape[-1]))
+            score = select_score(logits, rt.tokens, rt.weights, target.score).sum()
             found = torch.autograd.grad(score, layers, create_graph=create_graph, retain_graph=create_graph,
                                         allow_unused=True)
             grads = [torch.zeros_like(a) if g is None else g for a, g in zip(layers, found)]
-        last = (rt.weights > 0).long().cumsum(1).argmax(1)  # index of the last explained token
-        rows = rt.positions.gather(1, last.view(-1, 1)).squeeze(1)
-        relevance = in_forward(layers, grads, rows, rt.full_mask().bool(), **params)
+        relevance = in_forward(layers, grads, rows, mask.bool(), **params)
     relevance = relevance[:, : rt.src_len]
     if not create_graph:
         relevance = relevance.detach()

@@ -88,16 +88,20 @@ class FixateEvaluator(L.Callback):
         with torch.inference_mode(False), torch.enable_grad():
             batch = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in batch.items()}
             for name in self.conditions:
+                # FixATE feeds the explained letter after the prompt: the participant's (as the batch
+                # holds it) in tf mode, the model's own in gen mode
                 run = objective.run(batch, pl_module, PROMPTS[name], output_attentions=True)
                 probs = torch.softmax(option_logits(run.answer_logits.detach().float(), batch["option_ids"]), dim=-1)
-                attention = {}
-                for mode in MODES:
-                    if mode == "gen" and not needs_grad:  # the relevance does not depend on the explained token
-                        attention[mode] = attention["tf"]
-                        continue
-                    tokens = objective.explained_tokens(run.answer_logits, batch, mode)
-                    attention[mode] = objective.slot_attention(run, batch, tokens, create_graph=False,
-                                                               grad_scale=1.0).detach().float().cpu()
+                tokens = objective.explained_tokens(run.answer_logits, batch, "tf")
+                attention = {"tf": objective.slot_attention(run, batch, tokens, create_graph=False,
+                                                            grad_scale=1.0).detach().float().cpu()}
+                if needs_grad:
+                    gen = objective.explained_tokens(run.answer_logits, batch, "gen")
+                    run = objective.run(batch, pl_module, PROMPTS[name], output_attentions=True, answer_tokens=gen)
+                    attention["gen"] = objective.slot_attention(run, batch, gen, create_graph=False,
+                                                                grad_scale=1.0).detach().float().cpu()
+                else:  # rollout reads no gradient, and the answer row never attends to the letter after it
+                    attention["gen"] = attention["tf"]
                 out[name] = {"probs": probs.cpu(), "attention": attention}
         return out
 

@@ -5,7 +5,9 @@ Driven by ``Example.meta`` (any source can supply them; see ``docs/fixate.md``):
 * ``choices`` — the answer strings (``[" A", " B", " C"]``): each must be **one** token of the
   tokenizer (``option_ids``), else a :class:`GazelmInputError` names the example and the letter;
   ``choice`` / ``correct`` — indices into them (``-1``: none) → ``choice_index`` / ``correct_index``;
-  ``answer_position`` — the position whose logits predict the answer (the last prompt position);
+  ``answer_position`` — the position whose logits predict the answer (the last prompt position).
+  The answer letter follows the prompt in ``input_ids`` (teacher forcing, as FixATE feeds it); a trial
+  without an answer (``choice = -1``) carries the correct letter there with no label (no CE);
 * ``slots`` — half-open character spans over the source → ``slot_index`` (position → slot, ``-1``
   elsewhere; :func:`gazelm.attention.slots.slot_index_from_spans`), with ``slot_target`` →
   ``gaze_target`` and ``slot_mask``;
@@ -38,10 +40,13 @@ def choice_features(example: Example, tokenizer, n_prompt: int, causal: bool) ->
     meta = example.meta
     if not meta.get("choices"):
         return {}
-    return {"option_ids": answer_token_ids(tokenizer, meta["choices"], example.id),
-            "choice_index": int(meta.get("choice", -1)), "correct_index": int(meta.get("correct", -1)),
-            "answer_position": n_prompt - 1 if causal else 0,
-            "adapt_only": int(bool(meta.get("adapt_only", False)))}
+    out = {"option_ids": answer_token_ids(tokenizer, meta["choices"], example.id),
+           "choice_index": int(meta.get("choice", -1)), "correct_index": int(meta.get("correct", -1)),
+           "answer_position": n_prompt - 1 if causal else 0,
+           "adapt_only": int(bool(meta.get("adapt_only", False)))}
+    if out["choice_index"] < 0:
+        out["no_labels"] = True
+    return out
 
 
 def slot_features(example: Example, src_offsets: Sequence[tuple[int, int]], n_head: int, length: int

@@ -81,8 +81,9 @@ class GazeDataModule(L.LightningDataModule):
         return self._users
 
     def tokenizer_corpus(self) -> list[str]:
-        """Texts a locally trained tokenizer learns from: the training split only."""
-        return [t for e in self.split_examples("train") for t in (e.source, e.target)]
+        """Texts a locally trained tokenizer learns from: the training split only (with each example's
+        answer strings, ``meta["choices"]``, so a tiny tokenizer has every answer letter as one token)."""
+        return [t for e in self.split_examples("train") for t in (e.source, e.target, *e.meta.get("choices", ()))]
 
     def attach_backbone(self, backbone) -> None:
         """What the data needs from the backbone: its tokenizer (a VLM's DataModule takes its processor)."""

@@ -53,8 +53,7 @@ def encode_example(example: Example, tokenizer, fmt: TaskFormat, *, causal: bool
     """Tokenize one example; the source is truncated to ``max_source_length`` subwords."""
     if not example.source.strip():
         raise GazelmInputError("empty source text", field=f"example {example.id!r}.source")
-    unanswered = bool(example.meta.get("choices")) and int(example.meta.get("choice", -1)) < 0
-    if not example.target.strip() and not unanswered:  # a choice without an answer has no target
+    if not example.target.strip():
         raise GazelmInputError("empty target text", field=f"example {example.id!r}.target")
     pieces = fmt.pieces(example, causal)
     prefix_ids, _ = _encode(tokenizer, pieces.prefix)
@@ -110,5 +109,7 @@ def encode_example(example: Example, tokenizer, fmt: TaskFormat, *, causal: bool
         features["human_attention"] = attention + [0.0] * (len(features["input_ids"]) - len(attention))
     features["n_prompt"] = n_prompt
     features.update(choice_features(example, tokenizer, n_prompt, causal))
+    if features.pop("no_labels", False):  # kept in the input, without a loss (a choice with no answer)
+        features["labels"] = [-100] * len(features["labels"])
     features.update(slot_features(example, src_offsets, n_head, len(features["input_ids"])))
     return features

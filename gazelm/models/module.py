@@ -125,8 +125,12 @@ class GazeLM(L.LightningModule):
 
     # -- checkpoints --------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the RNG states, so a resumed run draws the same dropout masks."""
+        """Keep the RNG states (a resumed run draws the same dropout masks) and the backbone spec
+        (``model=gazelm_checkpoint`` rebuilds the backbone from it)."""
+        from gazelm.models.from_checkpoint import SPEC_KEY, backbone_spec
+
         checkpoint["rng_states"] = capture_rng_states()
+        checkpoint[SPEC_KEY] = backbone_spec(self.backbone)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "rng_states" in checkpoint:

@@ -22,8 +22,8 @@ released code (``train_fixate_recgaze.py``, ``config/recgaze_config.py``) comput
   ``λ_target`` over ``ramp`` optimizer steps (FixATE: ramp = warmup = 30). Without the CE term
   (``ce_weight = 0``) FixATE uses ``λ_target`` from the first step, and so does gazelm.
 
-A trial without an answer (``choice_index = -1``) has no CE term; its relevance explains the
-model's own top option letter. Normalisation: CE by the step's label tokens (one per answered
+A trial without an answer (``choice_index = -1``) has no CE term; its input carries the correct
+letter after the prompt and its relevance explains that letter. Normalisation: CE by the step's label tokens (one per answered
 example), the attention and regulariser terms by the step's examples, over all gradient-accumulation
 micro-batches and ranks (``module.items_normalizer``), so accumulation is exact.
 """
@@ -170,6 +170,8 @@ class Fixate(Objective):
         if not backbone.is_causal:
             raise ValueError("fixate needs a causal backbone: the soft prompt is prepended to the input and "
                              "relevance propagates through self-attention over the whole sequence")
+        if backbone.has_lora:
+            raise ValueError("fixate trains only the soft prompts on a frozen backbone: set model.lora.enabled=false")
         backbone.freeze()
         hidden = backbone.model.get_input_embeddings().embedding_dim
         self.soft_prompt = PersonalSoftPrompt(self.n_basis, self.n_tokens, hidden, self.init_std, self.personalised)
@@ -206,20 +208,29 @@ class Fixate(Objective):
 
     # -- forward ----------------------------------------------------------------------
     def run(self, batch: Mapping[str, Tensor], module: Any, prompt: str = "personal",
-            output_attentions: bool = False, full_logits: bool = False) -> PromptedOutputs:
+            output_attentions: bool = False, full_logits: bool = False,
+            answer_tokens: Tensor | None = None) -> PromptedOutputs:
         """The backbone on ``[P; x]``: ``prompt`` ∈ personal (each example's user), population
-        (uniform mixture of the basis) or none (the frozen backbone alone)."""
+        (uniform mixture of the basis) or none (the frozen backbone alone). ``answer_tokens``
+        replace the letter that follows the prompt (FixATE feeds the explained letter)."""
         if prompt not in PROMPTS:
             raise ValueError(f"unknown prompt {prompt!r}; expected one of {', '.join(PROMPTS)}")
         model = module.backbone.model
         prefix, offset = None, 0
+        input_ids = batch["input_ids"]
+        if answer_tokens is not None:
+            where = batch["answer_position"].long() + 1
+            fits = where < input_ids.shape[1]
+            input_ids = input_ids.clone()
+            rows = torch.arange(input_ids.shape[0], device=input_ids.device)[fits]
+            input_ids[rows, where[fits]] = answer_tokens[fits].to(input_ids.dtype)
         if prompt != "none":
             n = batch["input_ids"].shape[0]
             users = self.batch_users(batch) if prompt == "personal" else [None] * n
             prefix = self.soft_prompt.prompts(users, freeze_basis=batch.get("adapt_only"))
             offset = self.soft_prompt.n_tokens
         # the backbone places the prompt: embeddings (a VLM's with its images) and positions
-        inputs = module.backbone.model_inputs(batch, prefix)
+        inputs = module.backbone.model_inputs({**batch, "input_ids": input_ids}, prefix)
         embeds, mask = inputs.pop("inputs_embeds"), inputs.pop("attention_mask")
         if output_attentions and torch.is_grad_enabled() and not embeds.requires_grad:
             embeds = embeds.detach().requires_grad_(True)  # a frozen model without prompt: ∂s/∂A still exists
@@ -277,15 +288,18 @@ class Fixate(Objective):
         return nll * answered, answered
 
     def explained_tokens(self, answer_logits: Tensor, batch: Mapping[str, Tensor], mode: str = "tf") -> Tensor:
-        """Token whose logit is explained: the participant's letter (``tf``; the model's own choice
-        when there is none) or the model's top option letter (``gen``)."""
+        """Token whose logit is explained: the participant's letter (``tf``; the correct letter for a
+        trial without an answer, which is also the letter its input carries; else the model's own)
+        or the model's top option letter (``gen``: greedy one-token generation over the options)."""
         options = batch["option_ids"]
         predicted = options.gather(1, option_logits(answer_logits.detach(), options).argmax(1, keepdim=True)).squeeze(1)
         if mode == "gen":
             return predicted
         choice = batch["choice_index"].long()
-        chosen = options.gather(1, choice.clamp(min=0).view(-1, 1)).squeeze(1)
-        return torch.where(choice >= 0, chosen, predicted)
+        fallback = batch["correct_index"].long() if "correct_index" in batch else torch.full_like(choice, -1)
+        index = torch.where(choice >= 0, choice, fallback)
+        chosen = options.gather(1, index.clamp(min=0).view(-1, 1)).squeeze(1)
+        return torch.where(index >= 0, chosen, predicted)
 
     def slot_attention(self, out: PromptedOutputs, batch: Mapping[str, Tensor], tokens: Tensor,
                        create_graph: bool, grad_scale: float) -> Tensor:

@@ -367,7 +367,7 @@ def trial_example(trial: Trial, question: str, adapt_only: bool = False, answer_
     options_text = "\n".join(f"{letter.upper()}. {trial.options[letter]}" for letter in letters)
     gaze = trial.gaze
     return Example(id=trial.id, task="choice", source=trial.code,
-                   target=choices[trial.choice] if trial.choice >= 0 else "",
+                   target=choices[trial.choice if trial.choice >= 0 else letters.index(trial.correct)],
                    source_language="python", target_language="text",
                    meta={"user": trial.user, "snippet": trial.snippet, "session": trial.session, "trial": trial.trial,
                          "question": question, "task_code": trial.task_code, "options": options_text,
