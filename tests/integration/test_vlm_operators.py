@@ -76,7 +76,7 @@ def test_glimpse_by_definition(backbone):
         torch.testing.assert_close(ours[b], (r - eye)[rows[b]], rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("operator", ["rollout", "glimpse", "grad_x_attention"])
+@pytest.mark.parametrize("operator", ["rollout", "glimpse", "grad_x_attention", "glimpse_fixate", "attnlrp_fixate"])
 def test_relevance_over_visual_tokens_is_differentiable_in_the_soft_prompt(backbone, operator):
     batch, rows = page_batch(backbone)
     prefix = (torch.randn(2, 4, backbone.hidden_size) * 0.02).requires_grad_(True)
@@ -110,5 +110,3 @@ def test_operators_without_a_visual_form_are_refused(shared_cache):
     batch, _ = page_batch(backbone)
     with pytest.raises(ValueError, match="does not run on vision-language backbones.*rollout"):
         vlm_relevance(backbone, batch, "saliency", **answer_target(batch))
-    with pytest.raises(ValueError, match="last_k=9"):
-        vlm_relevance(backbone, batch, "rollout", **answer_target(batch), last_k=9)
