@@ -22,6 +22,7 @@ AdSERP: ``{query}``, ``{persona}``), after the image in the chat template.
 from __future__ import annotations
 
 import logging
+import random
 from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
@@ -131,7 +132,10 @@ class VisualDataModule(L.LightningDataModule):
         if split not in self._splits:
             trials = self.trial_set.split(split)
             limit = self.max_examples.get(split)
-            self._splits[split] = trials[:limit] if limit is not None and limit >= 0 else trials
+            if limit is not None and 0 <= limit < len(trials):  # a seeded sample across users and stimuli
+                keep = sorted(random.Random(f"{self.seed}:{split}").sample(range(len(trials)), limit))
+                trials = [trials[i] for i in keep]
+            self._splits[split] = trials
         return self._splits[split]
 
     @property

@@ -183,6 +183,7 @@ def draw_slot_boxes(image: Image.Image, page: Page, colour=(255, 64, 64)) -> Ima
     out = image.copy()
     draw = ImageDraw.Draw(out)
     for slot in page.slots:
-        draw.rectangle(_box(slot.box), outline=colour, width=2)
-        draw.text((slot.box[0] + 3, slot.box[1] + 2), slot.letter, fill=colour, font=font(14))
+        x1, y1, x2, y2 = _box(slot.box)
+        draw.rectangle([x1, y1, x2, y2], outline=colour, width=2)
+        draw.text((x2 - 12, y2 - 17), slot.letter, fill=colour, font=font(14))
     return out
