@@ -69,10 +69,10 @@ def relevance_in_forward(operator: str, attentions: Sequence[Tensor], score: Ten
     if meta.get("needs_gradient"):
         if score is None:
             raise ValueError(f"operator {operator!r} needs the explained score to differentiate")
-        found = torch.autograd.grad(score, layers, create_graph=create_graph, retain_graph=True, allow_unused=True)
+        # ∂(c·s)/∂A = c·∂s/∂A: the scale goes on the scalar, not on K full-size gradient tensors
+        scaled = score * grad_scale if grad_scale != 1.0 else score
+        found = torch.autograd.grad(scaled, layers, create_graph=create_graph, retain_graph=True, allow_unused=True)
         grads = [torch.zeros_like(a) if g is None else g for a, g in zip(layers, found)]
-        if grad_scale != 1.0:
-            grads = [g * grad_scale for g in grads]
     return meta["in_forward"](layers, grads, rows, key_mask.bool(), **params)
 
 

@@ -83,6 +83,21 @@ def _run(args: argparse.Namespace) -> int:
     paths = write_report(report, out, plots=not args.no_plots and bool(cfg.get("plots", True)),
                          group_key=args.group_key or cfg.get("group_key") or "task")
     print(markdown_table(report.table), end="")
+    participants = cfg.get("participants") or {}
+    if participants.get("treatment"):
+        from gazelm.report.participants import sweep_participant_tests
+
+        tests = sweep_participant_tests(jobs, report.keys, participants["treatment"],
+                                        participants.get("baselines") or ())
+        if len(tests):
+            paths["participants_csv"] = Path(out) / "participants.csv"
+            tests.to_csv(paths["participants_csv"], index=False)
+            text = ("\n\nPer-participant paired Wilcoxon signed-rank tests (each person's mean over their "
+                    f"trials, seeds pooled; {participants['treatment']} against each baseline prompt):\n\n"
+                    + markdown_table(tests.round(6)))
+            with open(paths["markdown"], "a", encoding="utf-8") as fh:
+                fh.write(text)
+            print(text, end="")
     for name, path in paths.items():
         print(f"wrote {name}: {path}")
     if log_report_tables(report, project, entity):

@@ -50,3 +50,34 @@ def participant_tests(records: Sequence[Mapping], treatment: str = "fixate",
                          "mean_treatment": float(b.mean()), "mean_baseline": float(a.mean()),
                          "delta": float((b - a).mean()), "p_wilcoxon": wilcoxon_signed_rank(a, b)})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def sweep_participant_tests(jobs: Sequence, keys: Sequence[str], treatment: str = "fixate",
+                            baselines: Sequence[str] = ("backbone", "population"),
+                            missing: str = "—") -> pd.DataFrame:
+    """:func:`participant_tests` per sweep row (the varying ``keys``; seeds pooled) and split, from the
+    jobs' per-example scores and users (:class:`gazelm.report.collect.Job`)."""
+    groups: dict[tuple, list] = {}
+    for job in jobs:
+        if job.example_users:
+            groups.setdefault(tuple(job.overrides.get(k, missing) for k in keys), []).append(job)
+    frames = []
+    for row, row_jobs in groups.items():
+        splits = sorted({s for j in row_jobs for s in j.example_users})
+        for split in splits:
+            records = []
+            for job in row_jobs:
+                users = job.example_users.get(split, {})
+                by_id: dict[str, dict[str, float]] = {}
+                for metric, values in job.per_example.items():
+                    if metric.startswith(split + "/"):
+                        for ex, v in values.items():
+                            by_id.setdefault(ex, {})[metric[len(split) + 1:]] = v
+                records += [{"user": users[ex], "scores": sc} for ex, sc in by_id.items() if ex in users]
+            table = participant_tests(records, treatment, baselines)
+            if len(table):
+                frames.append(table.assign(split=split, **dict(zip(keys, row))))
+    if not frames:
+        return pd.DataFrame(columns=[*keys, "split", *COLUMNS])
+    out = pd.concat(frames, ignore_index=True)
+    return out[[*keys, "split", *COLUMNS]]

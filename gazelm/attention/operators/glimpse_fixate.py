@@ -32,27 +32,32 @@ DEPTH_TEMPERATURE = 0.2
 EPS = 1e-4
 
 
+def _key_sum(values: Tensor, key_mask: Tensor | None) -> Tensor:
+    """``Σ_k mask_k · values[..., k]`` (values already summed over the query axis)."""
+    if key_mask is None:
+        return values.sum(dim=-1)
+    return (values * key_mask.view(key_mask.shape[0], *([1] * (values.dim() - 2)), -1).to(values.dtype)).sum(dim=-1)
+
+
 def layer_relevance(attention: Tensor, grad: Tensor, key_mask: Tensor | None = None,
                     head_temperature: float = HEAD_TEMPERATURE, eps: float = EPS) -> Tensor:
-    """``E_l`` ``[B, N, N]`` from one layer's ``A`` and ``∂s/∂A`` (``[B, H, N, N]``)."""
-    if key_mask is not None:
-        grad = grad * key_mask[:, None, None, :].to(grad.dtype)
+    """``E_l`` ``[B, N, N]`` from one layer's ``A`` and ``∂s/∂A`` (``[B, H, N, N]``).
+
+    ``G`` needs no mask (``A`` is 0 at padded keys); the positive-gradient mass is reduced over the
+    queries first and then masked over the keys, so no full-size masked copy is made.
+    """
     g = torch.relu(grad * attention)
-    score = g.sum(dim=(2, 3)) / (torch.relu(grad).sum(dim=(2, 3)) + eps)  # [B, H]
+    positive = _key_sum(torch.relu(grad).sum(dim=2), key_mask)  # [B, H]
+    score = g.sum(dim=(2, 3)) / (positive + eps)
     w = torch.softmax(score / head_temperature, dim=1)
-    e = torch.einsum("bh,bhqk->bqk", w, g)
+    e = torch.bmm(w.unsqueeze(1), g.flatten(2)).view(g.shape[0], g.shape[2], g.shape[3])  # Σ_h w_h G_h
     return e / (e.sum(dim=-1, keepdim=True) + eps)
 
 
 def layer_weights(grads: Sequence[Tensor], key_mask: Tensor | None = None,
                   depth_temperature: float = DEPTH_TEMPERATURE, eps: float = EPS) -> Tensor:
     """``α`` ``[B, L]``: gradient mass ``Σ|Σ_h ∇|`` per layer × softmax(0.2·depth), normalised."""
-    masses = []
-    for grad in grads:
-        if key_mask is not None:
-            grad = grad * key_mask[:, None, None, :].to(grad.dtype)
-        masses.append(grad.sum(dim=1).abs().sum(dim=(1, 2)))
-    mass = torch.stack(masses, dim=1)  # [B, L]
+    mass = torch.stack([_key_sum(grad.sum(dim=1).abs().sum(dim=1), key_mask) for grad in grads], dim=1)  # [B, L]
     depth = depth_temperature * torch.arange(1, mass.shape[1] + 1, device=mass.device, dtype=mass.dtype)
     raw = mass * torch.softmax(depth, dim=0)
     return raw / (raw.sum(dim=1, keepdim=True) + eps)

@@ -215,7 +215,7 @@ def _area_classes(code: str, spans: list[tuple[int, int]]) -> list[str]:
     return out
 
 
-def _line_slots(code: str, areas: list, dwell: list[float]) -> tuple[list, list, list, list]:
+def _line_slots(code: str, areas: list, dwell: list[float]) -> tuple[list, list, list]:
     """One slot per code line that has an area: span from its first to its last area."""
     lines: dict[int, list[int]] = {}
     for i, area in enumerate(areas):
@@ -227,7 +227,7 @@ def _line_slots(code: str, areas: list, dwell: list[float]) -> tuple[list, list,
         spans.append((start, end))
         labels.append(f"line {line}")
         ms.append(sum(dwell[i] for i in idx))
-    return spans, labels, _area_classes(code, spans), ms
+    return spans, labels, ms
 
 
 @lru_cache(maxsize=8)
@@ -261,6 +261,7 @@ def load_study(path: str, slots: str = "ias") -> ComprehensionStudy:
         counts["skipped"][reason] = counts["skipped"].get(reason, 0) + 1
 
     stimulus_cache: dict[str, tuple] = {}
+    class_cache: dict[tuple, list[str]] = {}
     out: list[Trial] = []
     for row in trials_meta.itertuples(index=False):
         snippet = row.code_snippet_id
@@ -298,10 +299,13 @@ def load_study(path: str, slots: str = "ias") -> ComprehensionStudy:
             skip("no fixation on any area")
             continue
         if slots == "ias":
-            spans = [(a.char_start, a.char_end) for a in areas]
-            labels, classes, ms = [a.label for a in areas], _area_classes(code, spans), in_area
+            spans, labels, ms = [(a.char_start, a.char_end) for a in areas], [a.label for a in areas], in_area
         else:
-            spans, labels, classes, ms = _line_slots(code, areas, in_area)
+            spans, labels, ms = _line_slots(code, areas, in_area)
+        key = (file_name, tuple(spans))
+        if key not in class_cache:
+            class_cache[key] = _area_classes(code, spans)
+        classes = class_cache[key]
         final = naming.get(snippet) or naming.get(file_name)
         task_path = stimuli / "comprehension_tasks" / f"{final}-task.py" if final else None
         task_code = task_path.read_text(encoding="utf-8").rstrip() if task_path and task_path.exists() else ""
@@ -318,6 +322,7 @@ def load_study(path: str, slots: str = "ias") -> ComprehensionStudy:
         if key not in task.options:
             counts["no_answer" if key in (".", "") else "answer_not_an_option"] += 1
         out.append(trial)
+    out.sort(key=lambda t: (t.user, t.session, t.trial))
     counts["trials_used"] = len(out)
     counts["participants"] = len({t.user for t in out})
     log.info("eyelink_comprehension: %s", counts)
