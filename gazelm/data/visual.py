@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import lightning as L
-import torch
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset

@@ -217,3 +217,4 @@ def test_internvl_token_order_is_its_pixel_shuffle():
     tokens = InternVLModel.pixel_shuffle(None, features, 0.5).reshape(-1, 4)
     patches = torch.stack([tokens // n, tokens % n], dim=-1).long()
     assert torch.equal(patches, merged_grid_layout(n, n, 2))
+
