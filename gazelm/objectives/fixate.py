@@ -273,6 +273,11 @@ class Fixate(Objective):
         return nll.sum(), answered.sum()
 
     # -- loss -------------------------------------------------------------------------
+    def window_counts(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """What the loss divides by, for one micro-batch: answered trials (one label token each) and trials."""
+        labels = batch["labels"]
+        return {"n_label_tokens": (labels != -100).sum(), "n_examples": torch.tensor(labels.shape[0], device=labels.device)}
+
     def lambda_now(self, step: int) -> float:
         if self.ce_weight == 0.0:  # FixATE: without the choice loss, no warm-up
             return self.lambda_target
