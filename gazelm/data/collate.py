@@ -106,6 +106,19 @@ class LengthGroupedBatchSampler:
         return len(self._batches())
 
 
+def epoch_batch_sampler(datamodule, lengths: Sequence[int], batch_size: int, train: bool,
+                        mega_batch: int) -> LengthGroupedBatchSampler:
+    """The batch sampler of a DataModule's loader: sharded over the trainer's ranks, shuffled per
+    epoch for training (``mega_batch`` 1 = random batches), sorted by length for evaluation."""
+    trainer = getattr(datamodule, "trainer", None)
+    rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+    sampler = LengthGroupedBatchSampler(lengths, batch_size, shuffle=train, seed=datamodule.seed,
+                                        mega_batch=mega_batch, rank=rank, world_size=world)
+    if trainer is not None and train:
+        sampler.set_epoch(trainer.current_epoch)
+    return sampler
+
+
 def window_counts(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Counts that normalise a loss over an optimizer step (see ``Objective``).
 

@@ -12,7 +12,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from gazelm.data.collate import AccumulationWindows, LengthGroupedBatchSampler, pad_batch
+from gazelm.data.collate import AccumulationWindows, epoch_batch_sampler, pad_batch
 from gazelm.data.example import Example
 from gazelm.data.features import FeatureTable
 from gazelm.data.formatting import TaskFormat
@@ -141,17 +141,11 @@ class GazeDataModule(L.LightningDataModule):
     # -- loaders ------------------------------------------------------------------------
     def _loader(self, split: str, train: bool) -> DataLoader:
         features = self.split_features(split)
-        trainer = getattr(self, "trainer", None)
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         lengths = features.lengths("input_ids") + features.lengths("labels") * (not self.causal)
         # training batches are shuffled; length_grouped=false makes each batch a random draw
         # (mega-chunks of one batch), evaluation batches are sorted by length
-        sampler = LengthGroupedBatchSampler(lengths.tolist(), self.batch_size if train else self.eval_batch_size,
-                                            shuffle=train, seed=self.seed,
-                                            mega_batch=self.mega_batch if self.length_grouped else 1,
-                                            rank=rank, world_size=world)
-        if trainer is not None and train:
-            sampler.set_epoch(trainer.current_epoch)
+        sampler = epoch_batch_sampler(self, lengths.tolist(), self.batch_size if train else self.eval_batch_size,
+                                      train, self.mega_batch if self.length_grouped else 1)
         collate = partial(pad_batch, pad_token_id=self.tokenizer.pad_token_id,
                           pad_to_multiple_of=self.pad_to_multiple_of)
         return DataLoader(features, batch_sampler=sampler, collate_fn=collate, num_workers=self.num_workers,

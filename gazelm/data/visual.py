@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from gazelm.data.collate import AccumulationWindows, LengthGroupedBatchSampler
+from gazelm.data.collate import AccumulationWindows, epoch_batch_sampler
 from gazelm.data.example import Example
 from gazelm.data.visual_batch import collate_visual, encode_visual, letter_token_ids
 from gazelm.errors import GazelmInputError
@@ -206,13 +206,9 @@ class VisualDataModule(L.LightningDataModule):
             raise RuntimeError("VisualDataModule.attach_backbone(backbone) must be called first")
 
     def _loader(self, split: str, train: bool) -> DataLoader:
-        dataset = VisualTrialDataset(self, split)
-        trainer = getattr(self, "trainer", None)
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        sampler = LengthGroupedBatchSampler([1] * len(dataset), self.batch_size if train else self.eval_batch_size,
-                                            shuffle=train, seed=self.seed, mega_batch=1, rank=rank, world_size=world)
-        if trainer is not None and train:
-            sampler.set_epoch(trainer.current_epoch)
+        dataset = VisualTrialDataset(self, split)  # pages are about equally long: random training batches
+        sampler = epoch_batch_sampler(self, [1] * len(dataset), self.batch_size if train else self.eval_batch_size,
+                                      train, mega_batch=1)
         a = self.adapter
         collate = partial(collate_visual, pad_token_id=self.backbone.tokenizer.pad_token_id, token_keys=a.token_keys,
                           image_keys=a.image_keys, image_token_id=a.image_token_id)

@@ -102,14 +102,19 @@ def read_csv_any(path: Path, required: Sequence[str]) -> pd.DataFrame:
     return table
 
 
-def read_ad_boxes(path: Path) -> list[dict[str, Any]]:
-    """Ad areas ``{kind, box: (x1, y1, x2, y2)}`` in screenshot pixels (empty lists allowed)."""
+def _json(path: Path) -> Any:
+    """A JSON file's content, ``{}`` when the file does not exist."""
     if not path.exists():
-        return []
+        return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise GazelmInputError(f"not JSON: {err}", path=path) from None
+
+
+def read_ad_boxes(path: Path) -> list[dict[str, Any]]:
+    """Ad areas ``{kind, box: (x1, y1, x2, y2)}`` in screenshot pixels (empty lists allowed)."""
+    data = _json(path)
     out = []
     for kind in AD_TYPES:
         for i, ad in enumerate(data.get(kind, [])):
@@ -124,13 +129,13 @@ def read_ad_boxes(path: Path) -> list[dict[str, Any]]:
 
 
 def read_organic_boxes(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
+    """FixATE's organic-result areas (optional file), as :func:`read_ad_boxes`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return [{"kind": "organic", "box": (float(o["x_left"]), float(o["y_top"]), float(o["x_right"]), float(o["y_bot"])),
-                 "title": str(o.get("title") or ""), "site": str(o.get("site") or "")} for o in data.get("organic", [])]
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        return [{"kind": "organic", "box": (float(o["x_left"]), float(o["y_top"]), float(o["x_right"]),
+                                            float(o["y_bot"])),
+                 "title": str(o.get("title") or ""), "site": str(o.get("site") or "")}
+                for o in _json(path).get("organic", [])]
+    except (KeyError, TypeError, ValueError) as err:
         raise GazelmInputError(f"expected organic [{{x_left, y_top, x_right, y_bot}}]: {err}", path=path) from None
 
 

@@ -150,6 +150,16 @@ def adapter_for(config: Any, processor: Any) -> VLMAdapter:
     return ADAPTERS.get(config.model_type)(config, processor)
 
 
+def _split_spec(spec: Mapping[str, Any], tokenizer) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tiny model's ``config`` without ``model_type`` and ``text_config``, and that text config with
+    the tokenizer's vocabulary size and special ids."""
+    rest = {k: v for k, v in spec.items() if k != "model_type"}
+    text = dict(rest.pop("text_config", {}))
+    text.update(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                bos_token_id=None)
+    return rest, text
+
+
 def _ids(tokenizer, tokens: Mapping[str, str]) -> dict[str, int]:
     ids = {}
     for name, token in tokens.items():
@@ -195,10 +205,7 @@ class QwenVLAdapter(VLMAdapter):
     def tiny_config(cls, spec: Mapping[str, Any], tokenizer) -> Any:
         import transformers
 
-        spec = {k: v for k, v in spec.items() if k != "model_type"}
-        text = dict(spec.pop("text_config", {}))
-        text.update(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
+        spec, text = _split_spec(spec, tokenizer)
         ids = _ids(tokenizer, cls.extra_special_tokens)
         return getattr(transformers, cls.config_class)(
             text_config=text, vision_config=dict(spec.pop("vision_config", {})), image_token_id=ids["image"],
@@ -294,10 +301,7 @@ class InternVLAdapter(VLMAdapter):
     def tiny_config(cls, spec: Mapping[str, Any], tokenizer) -> Any:
         from transformers import InternVLConfig
 
-        spec = {k: v for k, v in spec.items() if k != "model_type"}
-        text = dict(spec.pop("text_config", {}))
-        text.update(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
+        spec, text = _split_spec(spec, tokenizer)
         text.setdefault("model_type", "qwen3")
         vision = dict(spec.pop("vision_config", {}))
         ratio = spec.get("downsample_ratio", 0.5)
