@@ -6,6 +6,6 @@
 - :mod:`gazelm.attention.patch_slots`: a VLM's visual tokens → image patches → interface slots;
 - :mod:`gazelm.attention.visual`: operators on vision-language backbones (images, soft prompts);
 - :mod:`gazelm.attention.probe`: operators over prompt texts with character offsets;
-- :mod:`gazelm.attention.models`: HF models by name, or tiny ones built from config;
+- :mod:`gazelm.attention.study`: the alignment study behind ``gazelm align`` (operators × models → Table 3);
 - :mod:`gazelm.attention.heatmap`: human vs model heatmaps (HTML, PNG).
 """

@@ -80,10 +80,14 @@ class GazeDataModule(L.LightningDataModule):
             self._users = sorted(found)
         return self._users
 
-    def tokenizer_corpus(self) -> list[str]:
-        """Texts a locally trained tokenizer learns from: the training split only (with each example's
-        answer strings, ``meta["choices"]``, so a tiny tokenizer has every answer letter as one token)."""
-        return [t for e in self.split_examples("train") for t in (e.source, e.target, *e.meta.get("choices", ()))]
+    def tokenizer_corpus(self, split: str = "train") -> list[str]:
+        """Texts a locally trained tokenizer learns from: the training split's sources, targets and
+        answer strings (``meta["choices"]``, so a tiny tokenizer has every answer letter as one token);
+        for a run without training (``train=false``: evaluation-only data such as HumanEval) the
+        evaluated split's sources (prompts) only, never its reference solutions."""
+        if split == "train":
+            return [t for e in self.split_examples("train") for t in (e.source, e.target, *e.meta.get("choices", ()))]
+        return [e.source for e in self.split_examples(split)]
 
     def attach_backbone(self, backbone) -> None:
         """What the data needs from the backbone: its tokenizer (a VLM's DataModule takes its processor)."""
@@ -130,8 +134,10 @@ class GazeDataModule(L.LightningDataModule):
         self.features[split] = features
         return features
 
-    def prepare_data(self) -> None:  # once per node: fill the cache
-        for split in ("train", "val", "test"):
+    def prepare_data(self) -> None:  # once per node: fill the cache of the splits this stage reads
+        trainer = getattr(self, "trainer", None)
+        stage = trainer.state.fn.value if trainer is not None and trainer.state.fn is not None else None
+        for split in STAGE_SPLITS.get(stage, ("train", "val", "test")):
             self.split_features(split)
 
     def setup(self, stage: str | None = None) -> None:

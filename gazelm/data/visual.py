@@ -173,9 +173,9 @@ class VisualDataModule(L.LightningDataModule):
             return [f"r{i // 5 + 1}c{i % 5 + 1}" for i in range(len(trial.page.slots))]
         return [s.kind for s in trial.page.slots]
 
-    def tokenizer_corpus(self) -> list[str]:
-        """Prompt texts of the training split (a tiny model's tokenizer learns from them)."""
-        return [fill_prompt(self.template, t) for t in self.split_trials("train")]
+    def tokenizer_corpus(self, split: str = "train") -> list[str]:
+        """Prompt texts of ``split`` (the training split; a tiny model's tokenizer learns from them)."""
+        return [fill_prompt(self.template, t) for t in self.split_trials(split)]
 
     # -- backbone -----------------------------------------------------------------------
     def attach_backbone(self, backbone) -> None:

@@ -14,9 +14,10 @@ from gazelm.metrics.registry import (
     higher_is_better,
     metric_names,
     metric_scale,
+    reference_kind,
     register_metric,
     score,
 )
 
 __all__ = ["METRICS", "MetricResult", "compute", "headline_metric_names", "higher_is_better", "metric_names",
-           "metric_scale", "register_metric", "score"]
+           "metric_scale", "reference_kind", "register_metric", "score"]
