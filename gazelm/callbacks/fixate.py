@@ -220,17 +220,9 @@ class FixateEvaluator(L.Callback):
                 images.append(str(write_page_heatmap(root / f"{split}_example{i}.png", h["image"], h["boxes"], rows,
                                                      title=str(h["id"]))))
                 continue
-            pieces, index, cursor = [], [], 0
-            for s, (start, end) in enumerate(h["slots"]):
-                if start > cursor:
-                    pieces.append(h["code"][cursor:start])
-                    index.append(-1)
-                pieces.append(h["code"][start:end])
-                index.append(s)
-                cursor = max(cursor, end)
-            spread = {name: [float(v[j]) if j >= 0 else 0.0 for j in index] for name, v in rows.items()}
-            _, png = write_heatmap(root / f"{split}_example{i}", pieces, spread, title=str(h["id"]),
-                                   max_tokens=len(pieces))
+            spans = [(int(a), int(b)) for a, b in h["slots"]]  # the code laid out as in the source, one value a slot
+            values = {name: [float(x) for x in v][: len(spans)] for name, v in rows.items()}
+            _, png = write_heatmap(root / f"{split}_example{i}", h["code"], spans, values, title=str(h["id"]))
             images.append(str(png))
         try:
             from lightning.pytorch.loggers import WandbLogger

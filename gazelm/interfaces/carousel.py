@@ -56,7 +56,9 @@ def read_carousel_geometry(path: str | Path) -> CarouselGeometry:
     """Read ``aoi_data.csv`` (RecGaze's column layout); bad rows name file, row and field."""
     path = Path(path)
     if not path.exists():
-        raise GazelmInputError("RecGaze AOI geometry not found (aoi_data.csv)", path=path)
+        raise GazelmInputError("RecGaze AOI geometry not found: put aoi_data.csv of github.com/santideleon/"
+                               "RecGaze_Dataset beside the Zenodo CSVs (data.source.path) or set "
+                               "data.source.geometry", path=path)
     posters, headings, backward, forward, genres = {}, {}, {}, {}, {}
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
