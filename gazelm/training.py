@@ -15,12 +15,15 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from gazelm.checkpoints import RunConfigInCheckpoint
+from gazelm.config_types import check_config_types
 from gazelm.data.datamodule import GazeDataModule
 from gazelm.distributed import teardown_job
 from gazelm.errors import GazelmInputError
 from gazelm.models.backbones import Backbone
 from gazelm.models.module import GazeLM
 from gazelm.registry import import_plugins
+from gazelm.resume import check_ckpt_file, resolve_ckpt_path
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,11 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     gaze = instantiate(cfg.gaze) if cfg.get("gaze") else None
     datamodule: GazeDataModule = instantiate(cfg.data, gaze=gaze, _recursive_=False)
     objective = instantiate(cfg.objective)
+    if datamodule.packing and not objective.supports_packing:
+        raise GazelmInputError(f"data.packing=true: objective {type(objective).__name__} compares whole rows "
+                               "(attention maps, per-row means), so packed rows would change its loss; use an "
+                               "objective that supports packing (ce, eyemulator) or data.packing=false",
+                               field="data.packing")
     model_cfg = cfg.model
     # without training (evaluation-only data), a tiny model's tokenizer learns the test prompts
     corpus_split = "train" if cfg.get("train", True) else "test"
@@ -69,7 +77,10 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     build = instantiate(model_cfg, _partial_=True, _convert_="all")
     backbone: Backbone = build(corpus=corpus, **extra)
     datamodule.attach_backbone(backbone)
+    datamodule.attach_objective(objective)
     module = GazeLM(backbone, objective, optim=cfg.optim, scheduler=cfg.get("scheduler"))
+    if cfg.get("compile"):
+        backbone.compile_model(cfg.compile)
     return datamodule, module
 
 
@@ -105,16 +116,20 @@ def train(cfg: DictConfig) -> float | None:
     output_dir = cfg.paths.output_dir
     _quiet_lightning_tips()
     import_plugins(cfg.get("plugins"))
+    check_ckpt_file(cfg.get("ckpt_path"))
     try:
         cfg.seed = _seed(cfg)
+        check_config_types(cfg)
         datamodule, module = build_components(cfg)
-        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=_named_components(cfg.get("callbacks")),
+        callbacks = [*_named_components(cfg.get("callbacks")), RunConfigInCheckpoint(cfg)]
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks,
                                          logger=_named_components(cfg.get("logger")) or False,
                                          default_root_dir=output_dir)
         _log_config(trainer, cfg, module)
         metrics: dict[str, float] = {}
         if cfg.get("train", True):
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+            ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), trainer, module, cfg)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             metrics.update(final_metrics(trainer))
         if cfg.get("test", True):
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

@@ -8,7 +8,8 @@ gazelm train experiment=fixate_code
 
 # 2. A backbone that has learnt some code: train one with gazelm, then tune prompts on it
 gazelm train model=tiny_causal_k6 task=completion hydra.run.dir=outputs/runs/code-lm
-gazelm train experiment=fixate_code model=gazelm_checkpoint model.checkpoint=outputs/runs/code-lm/checkpoints/last.ckpt
+gazelm export checkpoint=outputs/runs/code-lm/checkpoints/last.ckpt out=outputs/code-lm-hf
+gazelm train experiment=fixate_code model=pretrained model.name_or_path=outputs/code-lm-hf model.add_bos=true
 
 # 3. A real checkpoint on one GPU (frozen: no LoRA), FixATE's 30 epochs
 gazelm train experiment=fixate_code model=qwen2_5_coder_0_5b model.lora.enabled=false trainer=gpu trainer.max_epochs=30

@@ -220,9 +220,9 @@ class FixateEvaluator(L.Callback):
                 images.append(str(write_page_heatmap(root / f"{split}_example{i}.png", h["image"], h["boxes"], rows,
                                                      title=str(h["id"]))))
                 continue
-            spans = [(int(a), int(b)) for a, b in h["slots"]]  # the code laid out as in the source, one value a slot
-            values = {name: [float(x) for x in v][: len(spans)] for name, v in rows.items()}
-            _, png = write_heatmap(root / f"{split}_example{i}", h["code"], spans, values, title=str(h["id"]))
+            _, png = write_heatmap(root / f"{split}_example{i}", h["code"], [tuple(s) for s in h["slots"]],
+                                   {name: [float(v) for v in values] for name, values in rows.items()},
+                                   title=str(h["id"]))
             images.append(str(png))
         try:
             from lightning.pytorch.loggers import WandbLogger

@@ -14,7 +14,9 @@ of each visual token inside each slot: the patch-to-slot pooling as a matrix), `
 ``gaze_target`` (the person's dwell share per slot), ``dwell_ms`` (and ``cursor_ms``),
 ``answer_position``, ``option_ids`` (``-1`` padding), ``choice_index``, ``correct_index``
 (``-1``: these studies have no correct answer), ``adapt_only``, ``example_index``; training
-batches also carry the optimizer step's counts (``window_*``) for exact gradient accumulation.
+batches also carry the optimizer step's totals of the objective's counts (``window_*``) for exact
+gradient accumulation, and the training loader resumes mid-epoch as the text DataModule's does
+(:mod:`gazelm.data.resumable`).
 
 The prompt is ``prompt.template`` filled with the trial's fields (RecGaze: ``{profile}``;
 AdSERP: ``{query}``, ``{persona}``), after the image in the chat template.
@@ -27,13 +29,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 
-import lightning as L
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from gazelm.data.collate import AccumulationWindows, epoch_batch_sampler
 from gazelm.data.example import Example
+from gazelm.data.resumable import ResumableDataModule
 from gazelm.data.visual_batch import collate_visual, encode_visual, letter_token_ids
 from gazelm.errors import GazelmInputError
 from gazelm.interfaces.page import TrialSet, VisualTrial
@@ -87,7 +88,7 @@ class VisualTrialDataset(Dataset):
         return features
 
 
-class VisualDataModule(L.LightningDataModule):
+class VisualDataModule(ResumableDataModule):
     """``source``: ``{name: recgaze | adserp, path, …loader options}``; ``prompt``: ``{template,
     system}``; ``signal``: the dwell the attention target is made of (``fixation`` or ``cursor``)."""
 
@@ -205,21 +206,10 @@ class VisualDataModule(L.LightningDataModule):
         if self.adapter is None:
             raise RuntimeError("VisualDataModule.attach_backbone(backbone) must be called first")
 
-    def _loader(self, split: str, train: bool) -> DataLoader:
+    def split_loader(self, split: str, train: bool) -> DataLoader:
         dataset = VisualTrialDataset(self, split)  # pages are about equally long: random training batches
-        sampler = epoch_batch_sampler(self, [1] * len(dataset), self.batch_size if train else self.eval_batch_size,
-                                      train, mega_batch=1)
+        sampler = self.batch_sampler([1] * len(dataset), train, mega_batch=1)
         a = self.adapter
         collate = partial(collate_visual, pad_token_id=self.backbone.tokenizer.pad_token_id, token_keys=a.token_keys,
                           image_keys=a.image_keys, image_token_id=a.image_token_id)
-        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=self.num_workers)
-
-    def train_dataloader(self):
-        accumulate = getattr(getattr(self, "trainer", None), "accumulate_grad_batches", 1)
-        return AccumulationWindows(self._loader("train", train=True), accumulate)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
+        return self.data_loader(dataset, sampler, collate)

@@ -14,33 +14,12 @@ import torch.distributed as dist
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from gazelm.checkpoints import load_rng_states, save_rng_states
 from gazelm.distributed import process_group_ready
 from gazelm.models.backbones import Backbone
+from gazelm.models.fsdp import root_params_gathered
 from gazelm.models.optim import build_optimizer, clip_group_gradients, parameter_groups
 from gazelm.objectives.base import Objective
-
-def capture_rng_states() -> dict[str, Any]:
-    """RNG states as tensors and plain lists (loadable with ``weights_only=True``)."""
-    import random
-
-    import numpy as np
-
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    version, state, gauss = random.getstate()
-    return {"torch": torch.get_rng_state(), "python": [version, list(state), gauss],
-            "numpy": [kind, keys.tolist(), pos, has_gauss, cached]}
-
-
-def restore_rng_states(states: dict[str, Any]) -> None:
-    import random
-
-    import numpy as np
-
-    torch.set_rng_state(states["torch"])
-    version, state, gauss = states["python"]
-    random.setstate((version, tuple(state), gauss))
-    kind, keys, pos, has_gauss, cached = states["numpy"]
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
 def _plain(node: Any) -> dict[str, Any]:
@@ -80,9 +59,11 @@ class GazeLM(L.LightningModule):
         """What a summed micro-batch loss is divided by (see ``gazelm.objectives.base``)."""
         window = batch.get(f"window_{key}")
         if window is None or not self.training:
-            from gazelm.data.collate import window_counts
-
-            return window_counts(dict(batch))[key].float().clamp(min=1e-8)
+            counts = self.objective.window_counts(dict(batch))
+            if key not in counts:
+                raise KeyError(f"{type(self.objective).__name__}.window_counts() has no {key!r} (it has "
+                               f"{', '.join(counts)}): return every count the loss divides by")
+            return counts[key].float().clamp(min=1e-8)
         total = window.detach().float().clone().to(self.device)
         world = 1
         if process_group_ready():
@@ -94,11 +75,22 @@ class GazeLM(L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         outputs = self(batch)
         loss, logs = self.objective.loss(batch, outputs, self)
-        size = int(batch["input_ids"].shape[0])
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        for name, value in logs.items():
-            self.log(f"train/{name}", value, batch_size=size)
+        if self._logs_this_step():
+            size = int(batch["example_index"].shape[0])  # examples, also when packed into fewer rows
+            self.log("train/loss", loss, prog_bar=True, batch_size=size)
+            for name, value in logs.items():
+                self.log(f"train/{name}", value, batch_size=size)
         return loss
+
+    def _logs_this_step(self) -> bool:
+        """Lightning writes step metrics every ``trainer.log_every_n_steps`` optimizer steps (after
+        the step, while ``global_step + 1`` is still the step's number); logging on those steps only
+        spares the others ``self.log``'s work and the progress bar's tensor → number syncs."""
+        trainer = self._trainer
+        if trainer is None or trainer.fast_dev_run:
+            return True
+        every = trainer.log_every_n_steps
+        return every > 0 and (trainer.global_step + 1) % every == 0
 
     def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
         total, count = self.objective.eval_loss(batch, self)
@@ -117,9 +109,10 @@ class GazeLM(L.LightningModule):
         """Decode new text for a (left-padded, for causal models) prompt batch; with
         ``num_return_sequences=n`` the n samples of each prompt follow each other."""
         tok = self.backbone.tokenizer
-        out = self.backbone.model.generate(input_ids=input_ids.to(self.device),
-                                           attention_mask=attention_mask.to(self.device),
-                                           pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kwargs)
+        with root_params_gathered(self):  # FSDP: the root unit's embeddings and head, whole
+            out = self.backbone.model.generate(input_ids=input_ids.to(self.device),
+                                               attention_mask=attention_mask.to(self.device),
+                                               pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kwargs)
         if self.backbone.is_causal:
             out = out[:, input_ids.shape[1]:]
         # leading whitespace is part of the text (a Python body's indentation); trailing is not
@@ -127,16 +120,11 @@ class GazeLM(L.LightningModule):
 
     # -- checkpoints --------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the RNG states (a resumed run draws the same dropout masks) and the backbone spec
-        (``model=gazelm_checkpoint`` rebuilds the backbone from it)."""
-        from gazelm.models.from_checkpoint import SPEC_KEY, backbone_spec
-
-        checkpoint["rng_states"] = capture_rng_states()
-        checkpoint[SPEC_KEY] = backbone_spec(self.backbone)
+        """Keep every rank's RNG states, so a resumed run draws the same dropout masks."""
+        save_rng_states(checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if "rng_states" in checkpoint:
-            restore_rng_states(checkpoint["rng_states"])
+        load_rng_states(checkpoint, self.global_rank)
 
     # -- optimisation -----------------------------------------------------------------
     def configure_optimizers(self) -> Any:

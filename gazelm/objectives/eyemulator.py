@@ -24,8 +24,9 @@ from typing import Any
 
 import torch
 
-from gazelm.objectives.base import Logs, Objective
-from gazelm.objectives.tokens import IGNORE_INDEX, align_for_causal, token_log_probs
+from gazelm.data.packing import example_starts, example_values_per_token, per_example
+from gazelm.objectives.base import Counts, Logs, Objective, label_token_count
+from gazelm.objectives.tokens import IGNORE_INDEX, align_for_causal, output_log_probs
 
 SCOPES = ("token", "example")
 REDUCES = ("max", "mean")
@@ -33,60 +34,51 @@ LOSS_ON = ("target", "input", "both")
 NORMALIZE = ("active_tokens", "weight_sum")
 
 
-def example_weights(input_weights: torch.Tensor, code_token_mask: torch.Tensor, reduce: str = "max") -> torch.Tensor:
-    """One weight per example: max or mean of ``input_weights`` over its code tokens (1.0 if none)."""
-    code = code_token_mask.bool()
-    w = input_weights.float()
-    has = code.any(-1)
-    if reduce == "max":
-        per = w.masked_fill(~code, float("-inf")).amax(-1)
-    elif reduce == "mean":
-        per = (w * code).sum(-1) / code.sum(-1).clamp(min=1)
-    else:
+def example_weights(input_weights: torch.Tensor, code_token_mask: torch.Tensor, reduce: str = "max",
+                    batch: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """One weight per example: max or mean of ``input_weights`` over its code tokens (1.0 if none).
+
+    Examples are the rows, or the segments of a packed ``batch`` (:mod:`gazelm.data.packing`)."""
+    if reduce not in REDUCES:
         raise ValueError(f"unknown reduce {reduce!r}; expected one of {', '.join(REDUCES)}")
-    return torch.where(has, per, torch.ones_like(per))
+    rows = {"input_ids": input_weights, "labels": input_weights}  # one example per row
+    return per_example(input_weights, code_token_mask, batch if batch is not None else rows, reduce)
 
 
 def input_code_labels(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``input_ids`` at source code-token positions (excluding position 0, which no causal
-    model predicts), -100 elsewhere: the input tokens an ``input`` loss scores."""
-    code = batch["code_token_mask"].bool().clone()
-    code[:, 0] = False
+    """``input_ids`` at source code-token positions (excluding each example's first position,
+    which no causal model predicts), -100 elsewhere: the input tokens an ``input`` loss scores."""
+    code = batch["code_token_mask"].bool() & ~example_starts(batch)
     return batch["input_ids"].masked_fill(~code, IGNORE_INDEX)
 
 
-def objective_window_counts(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Every count the gaze objectives normalise by, for one (micro-)batch.
+def _code_positions(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return input_code_labels(batch) != IGNORE_INDEX
 
-    Summed over an optimizer step's micro-batches (and all-reduced over ranks) these are
-    the ``items_normalizer`` keys: ``n_label_tokens``, ``label_weight_sum`` (as in
-    ``gazelm.data.collate.window_counts``), ``n_input_code_tokens`` and
-    ``input_code_weight_sum`` (code-token positions 1.. of the input, with ``input_weights``),
-    ``n_examples`` (batch size) and ``example_{max,mean}_weight_sum``
-    (Σ over examples of the example weight × its number of label tokens).
-    """
-    labels = batch["labels"]
-    active = labels != IGNORE_INDEX
-    counts: dict[str, torch.Tensor] = {
-        "n_label_tokens": active.sum(),
-        "n_examples": torch.tensor(labels.shape[0], device=labels.device),
-    }
-    if "label_weights" in batch:
-        counts["label_weight_sum"] = (batch["label_weights"].float() * active).sum()
-    if "code_token_mask" in batch:
-        code = input_code_labels(batch) != IGNORE_INDEX
-        counts["n_input_code_tokens"] = code.sum()
-        if "input_weights" in batch:
-            counts["input_code_weight_sum"] = (batch["input_weights"].float() * code).sum()
-            per_example_tokens = active.sum(-1).float()
-            for reduce in REDUCES:
-                w = example_weights(batch["input_weights"], batch["code_token_mask"], reduce)
-                counts[f"example_{reduce}_weight_sum"] = (w * per_example_tokens).sum()
-    return counts
+
+def _example_weight_sum(reduce: str):
+    def count(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        w = example_weights(batch["input_weights"], batch["code_token_mask"], reduce, batch)
+        return (example_values_per_token(w, batch, batch["labels"]) * (batch["labels"] != IGNORE_INDEX)).sum()
+    return count
+
+
+#: What ``N`` is made of, per micro-batch: label tokens, Σ ``label_weights`` over them, input
+#: code-token positions (each example's first one excluded; and Σ ``input_weights`` over them),
+#: Σ over examples of the example weight × its label tokens — per example, also in packed rows.
+COUNTS = {
+    "n_label_tokens": label_token_count,
+    "label_weight_sum": lambda b: (b["label_weights"].float() * (b["labels"] != IGNORE_INDEX)).sum(),
+    "n_input_code_tokens": lambda b: _code_positions(b).sum(),
+    "input_code_weight_sum": lambda b: (b["input_weights"].float() * _code_positions(b)).sum(),
+    **{f"example_{reduce}_weight_sum": _example_weight_sum(reduce) for reduce in REDUCES},
+}
 
 
 class EyeMulator(Objective):
     """Gaze-weighted cross-entropy (see the module docstring for the formula and options)."""
+
+    supports_packing = True
 
     def __init__(self, scope: str = "token", reduce: str = "max", loss_on: str = "target",
                  normalize: str = "active_tokens"):
@@ -109,8 +101,8 @@ class EyeMulator(Objective):
     def _positions(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids to score (−100 = no loss) and their weights, aligned with the batch."""
         if self.scope == "example":
-            w = example_weights(batch["input_weights"], batch["code_token_mask"], self.reduce)
-            return batch["labels"], w[:, None].expand_as(batch["labels"])
+            w = example_weights(batch["input_weights"], batch["code_token_mask"], self.reduce, batch)
+            return batch["labels"], example_values_per_token(w, batch, batch["labels"])
         if self.loss_on == "target":
             return batch["labels"], batch["label_weights"]
         code_labels = input_code_labels(batch)
@@ -120,20 +112,29 @@ class EyeMulator(Objective):
         return (torch.where(on_target, batch["labels"], code_labels),
                 torch.where(on_target, batch["label_weights"], batch["input_weights"]))
 
-    def _normalizer(self, batch: dict[str, torch.Tensor], module: Any) -> torch.Tensor:
+    def _normalizer_keys(self) -> tuple[str, ...]:
+        """The counts ``N`` is made of (their sum, for ``loss_on=both``)."""
         if self.scope == "example":
-            key = "n_label_tokens" if self.normalize == "active_tokens" else f"example_{self.reduce}_weight_sum"
-            return module.items_normalizer(batch, key)
+            return ("n_label_tokens",) if self.normalize == "active_tokens" else (f"example_{self.reduce}_weight_sum",)
         keys = {"active_tokens": ("n_label_tokens", "n_input_code_tokens"),
                 "weight_sum": ("label_weight_sum", "input_code_weight_sum")}[self.normalize]
-        chosen = {"target": keys[:1], "input": keys[1:], "both": keys}[self.loss_on]
-        return sum(module.items_normalizer(batch, k) for k in chosen)
+        return {"target": keys[:1], "input": keys[1:], "both": keys}[self.loss_on]
+
+    def window_counts(self, batch: dict[str, torch.Tensor]) -> Counts:
+        """The counts of :data:`COUNTS` this configuration divides by."""
+        return {key: COUNTS[key](batch) for key in self._normalizer_keys()}
+
+    def _normalizer(self, batch: dict[str, torch.Tensor], module: Any) -> torch.Tensor:
+        return sum(module.items_normalizer(batch, k) for k in self._normalizer_keys())
+
+    def scored_labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self._positions(batch)[0]
 
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
         causal = module.backbone.is_causal
         self._check_backbone(causal)
         labels, weights = self._positions(batch)
-        logp, mask = token_log_probs(outputs.logits, labels, causal)
+        logp, mask = output_log_probs(outputs, labels, causal)
         w = align_for_causal(weights, causal).float() * mask
         total = -(w * logp).sum()
         loss = total / self._normalizer(batch, module)

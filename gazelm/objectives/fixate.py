@@ -174,6 +174,8 @@ class Fixate(Objective):
             raise ValueError("fixate trains only the soft prompts on a frozen backbone: set model.lora.enabled=false")
         backbone.freeze()
         hidden = backbone.model.get_input_embeddings().embedding_dim
+        if self.soft_prompt is not None and self.soft_prompt.hidden_size == hidden:
+            return  # set up again (e.g. a second module on the same backbone): the prompts are kept
         self.soft_prompt = PersonalSoftPrompt(self.n_basis, self.n_tokens, hidden, self.init_std, self.personalised)
         if self.init_prompts:
             self.soft_prompt.load_prompts(PersonalSoftPrompt.load(self.init_prompts))
@@ -215,6 +217,9 @@ class Fixate(Objective):
         replace the letter that follows the prompt (FixATE feeds the explained letter)."""
         if prompt not in PROMPTS:
             raise ValueError(f"unknown prompt {prompt!r}; expected one of {', '.join(PROMPTS)}")
+        if "position_ids" in batch:
+            raise ValueError("fixate reads one trial per row (a soft prompt before each, slots and the answer "
+                             "row by position): set data.packing=false")
         model = module.backbone.model
         prefix, offset = None, 0
         input_ids = batch["input_ids"]

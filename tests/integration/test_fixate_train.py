@@ -1,5 +1,5 @@
 """FixATE end to end: fast_dev_run of the experiment per operator, a frozen backbone, only B and z
-change, the optimisation lowers the KL, prompts export/load, a gazelm checkpoint as backbone, report."""
+change, the optimisation lowers the KL, prompts export/load, the objective's relevance is the operator's."""
 from __future__ import annotations
 
 import json
@@ -15,8 +15,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from gazelm.attention.operators import get_operator
 from gazelm.attention.slots import slot_relevance
 from gazelm.attention.target import Target
-from gazelm.models.backbones import Backbone, build_backbone
-from gazelm.models.from_checkpoint import build_from_checkpoint
+from gazelm.models.backbones import Backbone
 from gazelm.models.module import GazeLM
 from gazelm.models.optim import build_optimizer, clip_group_gradients, parameter_groups
 from gazelm.models.soft_prompt import PersonalSoftPrompt
@@ -155,23 +154,3 @@ def test_objective_relevance_equals_the_registered_operator(name: str) -> None:
                                    Target("sequence", sequence=tokens.view(1, 1)), last_k=3)
     expected = slot_relevance(relevance, one["slot_index"][:, : position + 1], 6)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-7)
-
-
-def test_a_gazelm_checkpoint_serves_as_backbone(tmp_path: Path) -> None:
-    corpus = ["def add(a, b):\n    return a + b\n"] * 20 + ["print(add(1, 2))\n"] * 20
-    torch.manual_seed(0)
-    backbone = build_backbone("causal", config={"model_type": "llama", "hidden_size": 32, "intermediate_size": 64,
-                                                "num_hidden_layers": 2, "num_attention_heads": 2,
-                                                "num_key_value_heads": 2, "max_position_embeddings": 64},
-                              tokenizer={"train": True, "vocab_size": 300, "min_frequency": 2}, corpus=corpus,
-                              cache_dir=str(tmp_path), add_bos=True)
-    module = GazeLM(backbone, Fixate(operator={"name": "rollout"}))
-    checkpoint = {"state_dict": module.state_dict()}
-    module.on_save_checkpoint(checkpoint)
-    torch.save(checkpoint, tmp_path / "last.ckpt")
-    rebuilt = build_from_checkpoint(str(tmp_path / "last.ckpt"), attn_implementation="eager")
-    text = "print(add(3, 4))"
-    ids = rebuilt.tokenizer(text, return_tensors="pt")["input_ids"]
-    assert ids.tolist() == backbone.tokenizer(text, return_tensors="pt")["input_ids"].tolist()
-    torch.testing.assert_close(rebuilt.model(ids).logits, backbone.model(ids).logits)
-    assert rebuilt.add_bos is True

@@ -39,19 +39,29 @@ def _key_sum(values: Tensor, key_mask: Tensor | None) -> Tensor:
     return (values * key_mask.view(key_mask.shape[0], *([1] * (values.dim() - 2)), -1).to(values.dtype)).sum(dim=-1)
 
 
+def _layer_parts(attention: Tensor, grad: Tensor, key_mask: Tensor | None, head_temperature: float,
+                 eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """``G`` ``[B, H, N, N]``, head weights ``w`` ``[B, H]`` and the row sums of ``Σ_h w_h G_h`` ``[B, N]``.
+
+    ``G = ReLU(∇ ⊙ A) = A ⊙ ReLU(∇)`` (``A ≥ 0``), so one ReLU serves both terms; ``G`` needs no mask
+    (``A`` is 0 at padded keys); the positive-gradient mass is reduced over the queries first and then
+    masked over the keys, so no full-size masked copy is made.
+    """
+    positive_grad = torch.relu(grad)
+    g = attention * positive_grad
+    rows = g.sum(dim=-1)  # [B, H, N]
+    score = rows.sum(dim=-1) / (_key_sum(positive_grad.sum(dim=2), key_mask) + eps)
+    w = torch.softmax(score / head_temperature, dim=1)
+    return g, w, (w.unsqueeze(-1) * rows).sum(dim=1)
+
+
 def layer_relevance(attention: Tensor, grad: Tensor, key_mask: Tensor | None = None,
                     head_temperature: float = HEAD_TEMPERATURE, eps: float = EPS) -> Tensor:
-    """``E_l`` ``[B, N, N]`` from one layer's ``A`` and ``∂s/∂A`` (``[B, H, N, N]``).
-
-    ``G`` needs no mask (``A`` is 0 at padded keys); the positive-gradient mass is reduced over the
-    queries first and then masked over the keys, so no full-size masked copy is made.
-    """
-    g = torch.relu(grad * attention)
-    positive = _key_sum(torch.relu(grad).sum(dim=2), key_mask)  # [B, H]
-    score = g.sum(dim=(2, 3)) / (positive + eps)
-    w = torch.softmax(score / head_temperature, dim=1)
+    """``E_l`` ``[B, N, N]`` from one layer's ``A`` and ``∂s/∂A`` (``[B, H, N, N]``); :func:`relevance_rows`
+    uses the same quantities without forming ``E_l``."""
+    g, w, row_sums = _layer_parts(attention, grad, key_mask, head_temperature, eps)
     e = torch.bmm(w.unsqueeze(1), g.flatten(2)).view(g.shape[0], g.shape[2], g.shape[3])  # Σ_h w_h G_h
-    return e / (e.sum(dim=-1, keepdim=True) + eps)
+    return e / (row_sums.unsqueeze(-1) + eps)
 
 
 def layer_weights(grads: Sequence[Tensor], key_mask: Tensor | None = None,
@@ -66,12 +76,20 @@ def layer_weights(grads: Sequence[Tensor], key_mask: Tensor | None = None,
 def relevance_rows(attentions: Sequence[Tensor], grads: Sequence[Tensor], rows: Tensor, key_mask: Tensor,
                    head_temperature: float = HEAD_TEMPERATURE, depth_temperature: float = DEPTH_TEMPERATURE,
                    eps: float = EPS) -> Tensor:
-    """Row ``rows[b]`` of ``Π_l (I + α_l E_l)`` (last layer leftmost) per example: ``[B, N]``."""
-    layers = [layer_relevance(a, g, key_mask, head_temperature, eps) for a, g in zip(attentions, grads)]
+    """Row ``rows[b]`` of ``Π_l (I + α_l E_l)`` (last layer leftmost) per example: ``[B, N]``.
+
+    ``v E_l = Σ_h w_h (u G_h)`` with ``u = v / (row sums + eps)``: ``E_l`` itself is never formed.
+    """
+    parts = [_layer_parts(a, g, key_mask, head_temperature, eps) for a, g in zip(attentions, grads)]
     alpha = layer_weights(grads, key_mask, depth_temperature, eps)
-    v = one_hot_rows(rows, layers[0].shape[-1], layers[0].dtype)
-    for l in range(len(layers) - 1, -1, -1):
-        v = v + alpha[:, l:l + 1] * torch.bmm(v.unsqueeze(1), layers[l]).squeeze(1)
+    g0 = parts[0][0]
+    b, h, n = g0.shape[0], g0.shape[1], g0.shape[-1]
+    v = one_hot_rows(rows, n, g0.dtype)
+    for l in range(len(parts) - 1, -1, -1):
+        g, w, row_sums = parts[l]
+        u = (v / (row_sums + eps)).unsqueeze(1) * w.unsqueeze(-1)  # [B, H, N]
+        ve = torch.bmm(u.reshape(b * h, 1, n), g.reshape(b * h, n, n)).view(b, h, n).sum(dim=1)
+        v = v + alpha[:, l:l + 1] * ve
     return v
 
 

@@ -49,9 +49,7 @@ from gazelm.errors import GazelmInputError
 log = logging.getLogger(__name__)
 SLOT_KINDS = ("ias", "line")
 SPLITS = ("content", "participant")
-TRIAL_COLUMNS = ("RECORDING_SESSION_LABEL", "TRIAL_INDEX", "code_snippet_id", "KEY_STROKE")
-OPTIONAL_COLUMNS = ("TIME_TO_ANSWER", "CS_SUBJ_DIFFICULTY", "CS_UNDERSTANDING")
-SNIPPET_ALIASES = {"10-117-": "10-177-"}  # the data set's README: 10-117-* trials use 10-177-* files
+OPTIONAL_COLUMNS = ("TIME_TO_ANSWER", "CS_SUBJ_DIFFICULTY", "CS_UNDERSTANDING")  # kept in meta where present
 
 
 # ----------------------------------------------------------------------------- stimuli files
@@ -123,12 +121,11 @@ def read_naming(path: str | Path) -> dict[str, str]:
 
 
 def snippet_files(snippet: str) -> list[str]:
-    """File names to try for a snippet id (the id itself, then its documented alias)."""
-    names = [snippet]
-    for wrong, right in SNIPPET_ALIASES.items():
-        if snippet.startswith(wrong):
-            names.append(right + snippet[len(wrong):])
-    return names
+    """File names to try for a snippet id (the id itself, then its documented alias ``10-117-*`` →
+    ``10-177-*``), as the EyeLink format resolves them."""
+    from gazelm.gaze.formats.eyelink import snippet_candidates
+
+    return snippet_candidates(snippet)
 
 
 def base_snippet(snippet: str) -> str:
@@ -181,27 +178,6 @@ class ComprehensionStudy:
     counts: dict[str, Any]
 
 
-def _trial_table(files: list[str]) -> pd.DataFrame:
-    """Trial-level columns of each report (one row per file × TRIAL_INDEX)."""
-    frames = []
-    for name in files:
-        path = Path(name)
-        try:
-            df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-        except pd.errors.EmptyDataError:
-            raise GazelmInputError("empty fixation report", path=path) from None
-        for col in TRIAL_COLUMNS:
-            if col not in df.columns:
-                raise GazelmInputError(f"missing column (have: {', '.join(df.columns)})", path=path, row=1, field=col)
-        if df.empty:
-            raise GazelmInputError("fixation report has no trials (a participant with no data)", path=path)
-        cols = list(TRIAL_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in df.columns]
-        t = df[cols].drop_duplicates(subset=["TRIAL_INDEX"]).copy()
-        t["source_file"] = str(path)
-        frames.append(t)
-    return pd.concat(frames, ignore_index=True)
-
-
 def _area_classes(code: str, spans: list[tuple[int, int]]) -> list[str]:
     """Semantic label (gazelm's tree-sitter labels) of the first labelled token in each span."""
     from gazelm.code.tokens import label_tokens
@@ -230,11 +206,18 @@ def _line_slots(code: str, areas: list, dwell: list[float]) -> tuple[list, list,
     return spans, labels, ms
 
 
+def _trial_value(trial_fix: pd.DataFrame, column: str, path: str) -> str:
+    if column not in trial_fix.columns:
+        raise GazelmInputError(f"missing column (the comprehension study needs {column})", path=path, row=1,
+                               field=column)
+    return str(trial_fix[column].iloc[0])
+
+
 @lru_cache(maxsize=8)
 def load_study(path: str, slots: str = "ias") -> ComprehensionStudy:
     """Every usable trial of the study under ``path`` and the counts of what was skipped."""
     from gazelm.gaze import read_fixations
-    from gazelm.gaze.readers import read_interest_areas
+    from gazelm.gaze.formats import open_format
 
     if slots not in SLOT_KINDS:
         raise GazelmInputError(f"unknown slots {slots!r}; expected one of {', '.join(SLOT_KINDS)}", field="slots")
@@ -246,54 +229,38 @@ def load_study(path: str, slots: str = "ias") -> ComprehensionStudy:
     question, tasks = read_tasks_config(stimuli / "comprehension_tasks_config.csv")
     naming = read_naming(stimuli / "naming_mapping.csv")
 
-    fix = read_fixations(reports, "eyelink", interest_areas=ias_dir, code_snippets=code_dir)
-    files = [f["file"] for f in fix.attrs["files"]]
-    trials_meta = _trial_table(files)
-    fix_counts = fix.attrs["counts"]
-    fix = fix.assign(trial_index=fix["trial"])
-    groups = {key: g for key, g in fix.groupby(["source_file", "trial_index"], sort=False)}
-
-    counts: dict[str, Any] = {"trials_read": len(trials_meta), "trials_used": 0, "skipped": {},
-                              "fixations_read": fix_counts["read"], "fixations_outside_areas": 0,
+    eyelink = open_format("eyelink", interest_areas=ias_dir, code_snippets=code_dir)
+    fix = read_fixations(reports, eyelink)
+    for f in fix.attrs["files"]:
+        if f["read"] == 0:
+            raise GazelmInputError("fixation report has no trials (a participant with no data)", path=f["file"])
+    counts: dict[str, Any] = {"trials_read": 0, "trials_used": 0, "skipped": {},
+                              "fixations_read": fix.attrs["counts"]["read"], "fixations_outside_areas": 0,
                               "dwell_outside_areas_ms": 0.0, "no_answer": 0, "answer_not_an_option": 0}
 
     def skip(reason: str) -> None:
         counts["skipped"][reason] = counts["skipped"].get(reason, 0) + 1
 
-    stimulus_cache: dict[str, tuple] = {}
     class_cache: dict[tuple, list[str]] = {}
     out: list[Trial] = []
-    for row in trials_meta.itertuples(index=False):
-        snippet = row.code_snippet_id
-        if snippet not in stimulus_cache:
-            found = None
-            for name in snippet_files(snippet):
-                ias, code_path = ias_dir / f"IA-{name}.ias", code_dir / f"{name}.py"
-                if ias.exists() and code_path.exists():
-                    code = code_path.read_text(encoding="utf-8")
-                    found = (read_interest_areas(ias, code), code, name)
-                    break
-            stimulus_cache[snippet] = found
-        stim = stimulus_cache[snippet]
-        if stim is None:
+    for (source_file, session, trial_index), trial_fix in fix.groupby(["source_file", "session", "trial"], sort=False):
+        counts["trials_read"] += 1
+        snippet = str(trial_fix["stimulus"].iloc[0])
+        key = _trial_value(trial_fix, "KEY_STROKE", source_file).strip().lower()
+        areas_by_id, code = eyelink.stimulus(snippet)
+        if areas_by_id is None or code is None:
             skip("no .ias for the snippet version")
             continue
-        task = tasks.get(snippet) or next((tasks[n] for n in snippet_files(snippet) if n in tasks), None)
+        task = next((tasks[n] for n in snippet_files(snippet) if n in tasks), None)
         if task is None:
             skip("no row in comprehension_tasks_config.csv")
             continue
-        areas_by_id, code, file_name = stim
         areas = [a for _, a in sorted(areas_by_id.items()) if a.char_start is not None]
-        trial_fix = groups.get((row.source_file, str(int(row.TRIAL_INDEX))))
         dwell = {a.id: 0.0 for a in areas}
-        outside_n, outside_ms = 0, 0.0
-        if trial_fix is not None:
-            for aoi, duration in zip(trial_fix["aoi"], trial_fix["duration_ms"]):
-                if aoi is None:
-                    outside_n += 1
-                    outside_ms += float(duration)
-                else:
-                    dwell[int(aoi)] = dwell.get(int(aoi), 0.0) + float(duration)
+        outside = trial_fix["aoi"].isna()
+        for aoi, duration in zip(trial_fix.loc[~outside, "aoi"], trial_fix.loc[~outside, "duration_ms"]):
+            dwell[int(aoi)] = dwell.get(int(aoi), 0.0) + float(duration)
+        outside_n, outside_ms = int(outside.sum()), float(trial_fix.loc[outside, "duration_ms"].sum())
         in_area = [dwell[a.id] for a in areas]
         if sum(in_area) <= 0:
             skip("no fixation on any area")
@@ -302,21 +269,19 @@ def load_study(path: str, slots: str = "ias") -> ComprehensionStudy:
             spans, labels, ms = [(a.char_start, a.char_end) for a in areas], [a.label for a in areas], in_area
         else:
             spans, labels, ms = _line_slots(code, areas, in_area)
-        key = (file_name, tuple(spans))
-        if key not in class_cache:
-            class_cache[key] = _area_classes(code, spans)
-        classes = class_cache[key]
-        final = naming.get(snippet) or naming.get(file_name)
+        cache_key = (snippet_files(snippet)[-1], tuple(spans))
+        if cache_key not in class_cache:
+            class_cache[cache_key] = _area_classes(code, spans)
+        final = next((naming[n] for n in snippet_files(snippet) if n in naming), None)
         task_path = stimuli / "comprehension_tasks" / f"{final}-task.py" if final else None
         task_code = task_path.read_text(encoding="utf-8").rstrip() if task_path and task_path.exists() else ""
-        session = Path(row.source_file).name.split(".txt")[0].partition(" ")[2] or "1"
-        user = str(row.RECORDING_SESSION_LABEL)
-        key = str(row.KEY_STROKE).strip().lower()
-        trial = Trial(id=f"{user}/s{session}/t{int(row.TRIAL_INDEX)}/{snippet}", user=user, session=session,
-                      trial=int(row.TRIAL_INDEX), snippet=snippet, code=code, task_code=task_code,
+        user = str(trial_fix["participant"].iloc[0])
+        trial = Trial(id=f"{user}/s{session}/t{int(trial_index)}/{snippet}", user=user, session=str(session),
+                      trial=int(trial_index), snippet=snippet, code=code, task_code=task_code,
                       options=task.options, correct=task.correct, key_stroke=key, slots=spans, slot_labels=labels,
-                      slot_classes=classes, slot_dwell_ms=ms, outside_fixations=outside_n, outside_ms=outside_ms,
-                      extra={c: getattr(row, c) for c in OPTIONAL_COLUMNS if hasattr(row, c)})
+                      slot_classes=class_cache[cache_key], slot_dwell_ms=ms, outside_fixations=outside_n,
+                      outside_ms=outside_ms,
+                      extra={c: str(trial_fix[c].iloc[0]) for c in OPTIONAL_COLUMNS if c in trial_fix.columns})
         counts["fixations_outside_areas"] += outside_n
         counts["dwell_outside_areas_ms"] += outside_ms
         if key not in task.options:

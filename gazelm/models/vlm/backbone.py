@@ -25,8 +25,9 @@ import torch
 from torch import Tensor
 
 from gazelm.errors import GazelmInputError
-from gazelm.models.backbones import Backbone
+from gazelm.models.backbones import Backbone, ScoredOutput
 from gazelm.models.vlm.adapters import ADAPTERS, CHATML_ROLES, VLMAdapter, adapter_for, image_only
+from gazelm.objectives.tokens import token_log_probs
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +83,20 @@ class VLMBackbone(Backbone):
         return inputs
 
     def forward(self, batch: Mapping[str, Tensor], output_attentions: bool = False,
-                prefix_embeds: Tensor | None = None) -> Any:
-        """The model's output over ``prefix + sequence`` (logits and attentions include the prefix)."""
+                labels: Tensor | None = None, prefix_embeds: Tensor | None = None) -> Any:
+        """The model's output over ``prefix + sequence`` (logits and attentions include the prefix);
+        with ``labels`` (``[B, L]``, no prefix), a :class:`~gazelm.models.backbones.ScoredOutput`."""
+        if "position_ids" in batch:
+            raise ValueError("vision-language batches are not packed (one page per row): set data.packing=false")
         inputs = self.model_inputs(batch, prefix_embeds)
         if output_attentions:
             inputs["output_attentions"] = True
-        return self.model(**inputs)
+        out = self.model(**inputs)
+        if labels is None:
+            return out
+        prefix = 0 if prefix_embeds is None else int(prefix_embeds.shape[1])
+        logp, mask = token_log_probs(out.logits[:, prefix:], labels, True)
+        return ScoredOutput(logp, mask, getattr(out, "attentions", None))
 
     def save_pretrained(self, path: str | Path) -> None:
         """Model, processor (tokenizer, image processor, chat template): loadable by path."""
@@ -146,7 +155,7 @@ def build_vlm_backbone(kind: str = "vlm", name_or_path: str | None = None, confi
                        lora: Mapping[str, Any] | None = None, corpus: Iterable[str] | None = None,
                        cache_dir: str | None = None, dtype: str | None = None, add_bos: bool = False,
                        gradient_checkpointing: bool = False, attn_implementation: str | None = None,
-                       **_: Any) -> VLMBackbone:
+                       fused_ce: bool = False, **unknown: Any) -> VLMBackbone:
     """Load ``name_or_path`` (hub name or local path) or build a tiny model from ``config``.
 
     ``config``: ``model_type`` (``qwen2_vl``, ``qwen2_5_vl``, ``qwen3_vl``, ``internvl``) with
@@ -157,6 +166,10 @@ def build_vlm_backbone(kind: str = "vlm", name_or_path: str | None = None, confi
     """
     from transformers import AutoConfig, AutoModelForImageTextToText
 
+    if unknown:
+        raise GazelmInputError(f"unexpected model options for kind {kind!r}: {', '.join(unknown)}", field="model")
+    if fused_ce:
+        raise GazelmInputError("fused_ce is not supported for vision-language backbones", field="model.fused_ce")
     if lora and lora.get("enabled"):
         raise GazelmInputError("LoRA is not supported for vision-language backbones (FixATE keeps them frozen)",
                                field="model.lora.enabled")
