@@ -20,6 +20,7 @@ drop the video processor from the family's native processor class.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar, Mapping
 
 import torch
@@ -75,7 +76,6 @@ class VLMAdapter:
     image_placeholder: ClassVar[str] = ""  # what the tiny chat template writes for an image
     extra_special_tokens: ClassVar[dict[str, str]] = {}
     named_tokenizer_tokens: ClassVar[bool] = False  # the processor reads them as tokenizer attributes
-    native_processor: ClassVar[str] = ""  # the transformers processor class of the family
 
     def __init__(self, config: Any, processor: Any):
         self.config, self.processor = config, processor
@@ -145,6 +145,15 @@ def register_adapter(cls: type[VLMAdapter]) -> type[VLMAdapter]:
     return cls
 
 
+@cache
+def processor_class(model_type: str) -> type:
+    """The family's native processor class (transformers' own model-type table), without its video processor."""
+    import transformers
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+    return image_only(getattr(transformers, PROCESSOR_MAPPING_NAMES[model_type]))
+
+
 def adapter_for(config: Any, processor: Any) -> VLMAdapter:
     """The adapter of ``config.model_type``, bound to ``config`` and ``processor``."""
     return ADAPTERS.get(config.model_type)(config, processor)
@@ -171,15 +180,18 @@ def _ids(tokenizer, tokens: Mapping[str, str]) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------------------------------
+@register_adapter
 class QwenVLAdapter(VLMAdapter):
-    """Qwen2-VL, Qwen2.5-VL, Qwen3-VL: ``merge²`` patches per token, 3-D multimodal RoPE."""
+    """Qwen2-VL, Qwen2.5-VL, Qwen3-VL: ``merge²`` patches per token, 3-D multimodal RoPE (each
+    family's config and processor classes come from transformers' model-type tables)."""
+
+    model_types = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 
     token_keys = ("input_ids", "mm_token_type_ids")
     image_keys = ("pixel_values", "image_grid_thw")
     image_placeholder = "<|vision_start|><|image_pad|><|vision_end|>"
     extra_special_tokens = {"vision_start": "<|vision_start|>", "vision_end": "<|vision_end|>",
                             "image": "<|image_pad|>", "video": "<|video_pad|>"}
-    config_class: ClassVar[str] = ""
 
     @property
     def merge(self) -> int:
@@ -203,49 +215,27 @@ class QwenVLAdapter(VLMAdapter):
 
     @classmethod
     def tiny_config(cls, spec: Mapping[str, Any], tokenizer) -> Any:
-        import transformers
+        from transformers import AutoConfig
 
+        model_type = spec["model_type"]
         spec, text = _split_spec(spec, tokenizer)
         ids = _ids(tokenizer, cls.extra_special_tokens)
-        return getattr(transformers, cls.config_class)(
-            text_config=text, vision_config=dict(spec.pop("vision_config", {})), image_token_id=ids["image"],
+        return AutoConfig.for_model(
+            model_type, text_config=text, vision_config=dict(spec.pop("vision_config", {})), image_token_id=ids["image"],
             video_token_id=ids["video"], vision_start_token_id=ids["vision_start"],
             vision_end_token_id=ids["vision_end"], **{"bos_token_id": None, "eos_token_id": tokenizer.eos_token_id,
                                                       **spec})
 
     @classmethod
     def tiny_processor(cls, tokenizer, config: Any, settings: Mapping[str, Any]) -> Any:
-        import transformers
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
         vision = config.vision_config
         image_processor = Qwen2VLImageProcessorPil(
             patch_size=vision.patch_size, merge_size=vision.spatial_merge_size,
             temporal_patch_size=vision.temporal_patch_size, **dict(settings))
-        processor_class = image_only(getattr(transformers, cls.native_processor))
-        return processor_class(image_processor=image_processor, tokenizer=tokenizer,
-                               chat_template=cls.tiny_chat_template())
-
-
-@register_adapter
-class Qwen2VLAdapter(QwenVLAdapter):
-    model_types = ("qwen2_vl",)
-    native_processor = "Qwen2VLProcessor"
-    config_class = "Qwen2VLConfig"
-
-
-@register_adapter
-class Qwen25VLAdapter(QwenVLAdapter):
-    model_types = ("qwen2_5_vl",)
-    native_processor = "Qwen2_5_VLProcessor"
-    config_class = "Qwen2_5_VLConfig"
-
-
-@register_adapter
-class Qwen3VLAdapter(QwenVLAdapter):
-    model_types = ("qwen3_vl",)
-    native_processor = "Qwen3VLProcessor"
-    config_class = "Qwen3VLConfig"
+        return processor_class(config.model_type)(image_processor=image_processor, tokenizer=tokenizer,
+                                                  chat_template=cls.tiny_chat_template())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,7 +249,6 @@ class InternVLAdapter(VLMAdapter):
     extra_special_tokens = {"start_image_token": "<img>", "end_image_token": "</img>",
                             "context_image_token": "<IMG_CONTEXT>", "video_token": "<video>"}
     named_tokenizer_tokens = True
-    native_processor = "InternVLProcessor"
 
     @property
     def tile_patches(self) -> int:
@@ -313,7 +302,6 @@ class InternVLAdapter(VLMAdapter):
 
     @classmethod
     def tiny_processor(cls, tokenizer, config: Any, settings: Mapping[str, Any]) -> Any:
-        import transformers
         from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
 
         size = config.vision_config.image_size
@@ -321,6 +309,6 @@ class InternVLAdapter(VLMAdapter):
         settings = {"crop_to_patches": True, "min_patches": 1, "max_patches": 6,
                     "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225], **dict(settings)}
         image_processor = GotOcr2ImageProcessorPil(size={"height": size, "width": size}, **settings)
-        return image_only(getattr(transformers, cls.native_processor))(image_processor=image_processor, tokenizer=tokenizer,
-                                             image_seq_length=config.image_seq_length,
-                                             chat_template=cls.tiny_chat_template())
+        return processor_class(config.model_type)(image_processor=image_processor, tokenizer=tokenizer,
+                                                  image_seq_length=config.image_seq_length,
+                                                  chat_template=cls.tiny_chat_template())

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from gazelm.errors import GazelmInputError
 from gazelm.models.backbones import Backbone, ScoredOutput
-from gazelm.models.vlm.adapters import ADAPTERS, CHATML_ROLES, VLMAdapter, adapter_for, image_only
+from gazelm.models.vlm.adapters import ADAPTERS, CHATML_ROLES, VLMAdapter, adapter_for, processor_class
 from gazelm.objectives.tokens import token_log_probs
 
 log = logging.getLogger(__name__)
@@ -123,16 +123,14 @@ def _chat_template(path: str, tokenizer) -> str | None:
 
 def load_processor(path: str, config: Any) -> Any:
     """The family's processor from ``path``, on the PIL image path and without a video processor."""
-    import transformers
     from transformers import AutoImageProcessor, AutoTokenizer
 
-    adapter_cls = ADAPTERS.get(config.model_type)
+    ADAPTERS.get(config.model_type)  # a family gazelm knows, or a clear error
     tokenizer = AutoTokenizer.from_pretrained(path)
     image_processor = AutoImageProcessor.from_pretrained(path, backend="pil")
-    native = adapter_cls.native_processor
     kwargs = {"image_seq_length": config.image_seq_length} if hasattr(config, "image_seq_length") else {}
-    return image_only(getattr(transformers, native))(image_processor=image_processor, tokenizer=tokenizer,
-                                                     chat_template=_chat_template(path, tokenizer), **kwargs)
+    return processor_class(config.model_type)(image_processor=image_processor, tokenizer=tokenizer,
+                                              chat_template=_chat_template(path, tokenizer), **kwargs)
 
 
 def _tiny_tokenizer(adapter_cls: type[VLMAdapter], spec: Mapping[str, Any], corpus: Iterable[str] | None,
