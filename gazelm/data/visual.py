@@ -39,7 +39,7 @@ from gazelm.data.visual_batch import collate_visual, encode_visual, letter_token
 from gazelm.errors import GazelmInputError
 from gazelm.interfaces.page import TrialSet, VisualTrial
 from gazelm.interfaces.render import rendered_page
-from gazelm.interfaces.sources import load_trials
+from gazelm.interfaces.sources import STUDIES, load_trials, missing_study_files
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -114,6 +114,15 @@ class VisualDataModule(ResumableDataModule):
         self._splits: dict[str, list[VisualTrial]] = {}
         self.backbone = self.adapter = None
         self.option_ids: list[int] = []
+
+    @staticmethod
+    def source_problems(source: Mapping[str, Any]) -> list[str]:
+        """What is wrong with ``data.source`` before anything loads (:mod:`gazelm.preflight`): an
+        unknown study, or files the study would read and cannot find."""
+        name, options = source.get("name"), {k: v for k, v in source.items() if k not in ("name", "max_examples")}
+        if name not in STUDIES:
+            return [f"unknown interface study {name!r}; known: {', '.join(STUDIES.names())}"]
+        return missing_study_files(name, **options)
 
     # -- trials -------------------------------------------------------------------------
     @property

@@ -193,3 +193,27 @@ def test_adserp_bad_files(adserp, tmp_path):
         load_trials("adserp", path=bad)
     with pytest.raises(GazelmInputError, match="participants.csv not found.*15236546"):
         load_trials("adserp", path=tmp_path / "nothing")
+
+
+# ------------------------------------------------------------------------- before anything loads
+def test_missing_study_files_are_named_before_loading(recgaze, adserp, tmp_path):
+    """What the preflight reports for data.source: nothing on complete folders; each file the
+    loader would read and cannot find, by path; an unknown study with the known ones."""
+    from gazelm.data.visual import VisualDataModule
+
+    problems = VisualDataModule.source_problems
+    assert problems({"name": "recgaze", "path": str(recgaze[0]), "max_examples": {"train": 4}}) == []
+    assert problems({"name": "adserp", "path": str(adserp[0])}) == []
+    shutil.copytree(recgaze[0], tmp_path / "recgaze")
+    (tmp_path / "recgaze" / "click_feedback.csv").unlink()
+    (tmp_path / "recgaze" / "aoi_data.csv").unlink()
+    found = problems({"name": "recgaze", "path": str(tmp_path / "recgaze"), "geometry": None})
+    assert [m.split(": ", 1)[1] for m in found] == [f"{tmp_path / 'recgaze' / name} not found (set data.source.path)"
+                                                    for name in ("click_feedback.csv", "aoi_data.csv")]
+    assert problems({"name": "adserp", "path": str(tmp_path / "nowhere")}) == [
+        f"adserp (the data folder of Zenodo record 15236546): {tmp_path / 'nowhere' / name} not found "
+        "(set data.source.path)" for name in ("participants.csv", "fixation-data")]
+    assert problems({"name": "recgaze", "path": None}) == ["recgaze needs data.source.path (the folder of the "
+                                                           "Zenodo CSVs)"]
+    assert problems({"name": "eyetrack_shop", "path": "x"}) == ["unknown interface study 'eyetrack_shop'; known: "
+                                                                "adserp, recgaze"]

@@ -45,7 +45,7 @@ import pandas as pd
 
 from gazelm.errors import GazelmInputError
 from gazelm.interfaces.page import Page, Slot, TrialSet, VisualTrial
-from gazelm.interfaces.sources import register_study
+from gazelm.interfaces.sources import missing_paths, register_study
 from gazelm.interfaces.splits import per_user_split
 
 TRIAL = re.compile(r"^(p\d+)-b(\d+)-t(\d+)$")
@@ -144,7 +144,15 @@ def _persona(row: dict[str, str]) -> str:
             f"{row['pref_device']}, shops {row['online_shopping_freq']} on {row['pref_website']}")
 
 
-@register_study("adserp")
+def missing_files(path: str | Path | None = None, **_: Any) -> list[str]:
+    """``participants.csv`` and ``fixation-data/`` of the data folder, where they are not."""
+    if path is None:
+        return ["adserp needs data.source.path (the data folder of Zenodo record 15236546)"]
+    return missing_paths("adserp (the data folder of Zenodo record 15236546)", Path(path) / "participants.csv",
+                         Path(path) / "fixation-data")
+
+
+@register_study("adserp", missing_files=missing_files)
 def load(path: str | Path, signal: str = "fixation", require_both_signals: bool = False, max_aois: int = 25,
          split_seed: int = 42, test_ratio: float = 0.20, val_ratio: float = 0.15, users: Sequence[str] | None = None,
          max_trials: int | None = None) -> TrialSet:

@@ -50,7 +50,7 @@ import pandas as pd
 from gazelm.errors import GazelmInputError
 from gazelm.interfaces.carousel import COLUMNS, ROWS_SHOWN, carousel_page, read_carousel_geometry
 from gazelm.interfaces.page import TrialSet, VisualTrial
-from gazelm.interfaces.sources import register_study
+from gazelm.interfaces.sources import missing_paths, register_study
 from gazelm.interfaces.splits import screen_split
 
 FILES = {"summary": "summary_feedback.csv", "clicks": "click_feedback.csv", "items": "item_features.csv",
@@ -231,7 +231,17 @@ def choose_window(session: _Session, clicked_row: int, pages: dict[int, int], n_
     return min(candidates, key=lambda first: (-dwell(first), abs(first - (clicked_row - 1)), first))
 
 
-@register_study("recgaze")
+def missing_files(path: str | Path | None = None, geometry: str | Path | None = None, **_: Any) -> list[str]:
+    """The Zenodo CSVs and ``aoi_data.csv`` that :func:`load` reads, where they are not."""
+    if path is None:
+        return ["recgaze needs data.source.path (the folder of the Zenodo CSVs)"]
+    root = Path(path)
+    return missing_paths("recgaze (Zenodo record 15270518 and aoi_data.csv of github.com/santideleon/RecGaze_Dataset)",
+                         *(root / name for name in FILES.values()),
+                         Path(geometry) if geometry else root / "aoi_data.csv")
+
+
+@register_study("recgaze", missing_files=missing_files)
 def load(path: str | Path, geometry: str | Path | None = None, permutations: str | Path | None = None,
          fixation_aoi: str = "strict", signal: str = "fixation", require_both_signals: bool = False,
          screens: Sequence[int] = (1, 35), split_seed: int = 42, page_size: Sequence[int] = (1100, 600),
