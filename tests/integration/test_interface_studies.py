@@ -208,11 +208,12 @@ def test_missing_study_files_are_named_before_loading(recgaze, adserp, tmp_path)
     (tmp_path / "recgaze" / "click_feedback.csv").unlink()
     (tmp_path / "recgaze" / "aoi_data.csv").unlink()
     found = problems({"name": "recgaze", "path": str(tmp_path / "recgaze"), "geometry": None})
-    assert [m.split(": ", 1)[1] for m in found] == [f"{tmp_path / 'recgaze' / name} not found (set data.source.path)"
-                                                    for name in ("click_feedback.csv", "aoi_data.csv")]
+    assert found == [f"recgaze (Zenodo record 15270518 and aoi_data.csv of github.com/santideleon/RecGaze_Dataset): "
+                     f"not found: {tmp_path / 'recgaze' / 'click_feedback.csv'}, {tmp_path / 'recgaze' / 'aoi_data.csv'}"
+                     " (set data.source.path)"]
     assert problems({"name": "adserp", "path": str(tmp_path / "nowhere")}) == [
-        f"adserp (the data folder of Zenodo record 15236546): {tmp_path / 'nowhere' / name} not found "
-        "(set data.source.path)" for name in ("participants.csv", "fixation-data")]
+        f"adserp (the data folder of Zenodo record 15236546): not found: {tmp_path / 'nowhere' / 'participants.csv'}, "
+        f"{tmp_path / 'nowhere' / 'fixation-data'} (set data.source.path)"]
     assert problems({"name": "recgaze", "path": None}) == ["recgaze needs data.source.path (the folder of the "
                                                            "Zenodo CSVs)"]
     assert problems({"name": "eyetrack_shop", "path": "x"}) == ["unknown interface study 'eyetrack_shop'; known: "

@@ -31,5 +31,6 @@ def missing_study_files(name: str, **options: Any) -> list[str]:
 
 
 def missing_paths(where: str, *paths: Path) -> list[str]:
-    """One message per path of ``paths`` that does not exist (a study's ``missing_files``)."""
-    return [f"{where}: {p} not found (set data.source.path)" for p in paths if not p.exists()]
+    """``[message]`` naming every path of ``paths`` that does not exist (a study's ``missing_files``)."""
+    missing = [str(p) for p in paths if not p.exists()]
+    return [f"{where}: not found: {', '.join(missing)} (set data.source.path)"] if missing else []
