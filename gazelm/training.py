@@ -79,6 +79,9 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     datamodule.attach_backbone(backbone)
     datamodule.attach_objective(objective)
     module = GazeLM(backbone, objective, optim=cfg.optim, scheduler=cfg.get("scheduler"))
+    # parameters that depend on the data (FixATE's per-user prompts) exist before a checkpoint is
+    # checked against the module (resume) or loaded into it; setup() attaches again (no-op)
+    objective.attach_data(datamodule)
     if cfg.get("compile"):
         backbone.compile_model(cfg.compile)
     return datamodule, module

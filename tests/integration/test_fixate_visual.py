@@ -91,3 +91,28 @@ def test_experiment_runs_end_to_end(study, tmp_path, shared_cache, data_dir):
     assert (tmp_path / "soft_prompts.pt").is_file()
     rows = [json.loads(r) for r in (tmp_path / "predictions").glob("test_step*.jsonl").__next__().read_text().splitlines()]
     assert len(rows) == 4 and all(r["reference"] in "ABCDEFGHIJKLMNOPQRSTUVWXY" for r in rows)
+
+
+@pytest.mark.slow
+def test_run_resumed_mid_epoch_equals_the_uninterrupted_run(tmp_path, shared_cache, data_dir):
+    """The visual DataModule's training loader is the resumable one (gazelm.data.resumable): a
+    FixATE run under gradient accumulation, resumed from a checkpoint taken in the middle of an
+    epoch, ends with exactly the uninterrupted run's metrics and soft prompts."""
+    every_step = ("data.max_examples={train: 8, val: 4, test: 4}", "data.batch_size=2", "data.eval_batch_size=4",
+                  "trainer.accumulate_grad_batches=2", "trainer.max_epochs=2", "trainer.log_every_n_steps=1",
+                  "objective.lambda_warmup_steps=1", "callbacks.fixate.heatmaps=0",
+                  "callbacks.last_checkpoint.every_n_train_steps=1", "callbacks.last_checkpoint.save_top_k=-1",
+                  '+callbacks.last_checkpoint.filename="step{step}"',
+                  "+callbacks.last_checkpoint.auto_insert_metric_name=false")
+    full = tmp_path / "full"
+    train(experiment("recgaze", full, shared_cache, data_dir, *every_step))
+    checkpoints = full / "checkpoints"
+    assert sorted(int(p.stem[4:]) for p in checkpoints.glob("step*.ckpt")) == [1, 2, 3, 4]  # 2 steps an epoch
+    copy = tmp_path / "step3.ckpt"  # mid-epoch 1: one of its two optimizer steps done (no '=' in the path)
+    copy.write_bytes((checkpoints / "step3.ckpt").read_bytes())
+    resumed = tmp_path / "resumed"
+    train(experiment("recgaze", resumed, shared_cache, data_dir, *every_step, f"ckpt_path={copy}"))
+    assert json.loads((resumed / "metrics.json").read_text()) == json.loads((full / "metrics.json").read_text())
+    final = [torch.load(run / "checkpoints" / "step4.ckpt", weights_only=True)["state_dict"] for run in (full, resumed)]
+    prompts = [k for k in final[0] if k.startswith("objective_modules.")]
+    assert prompts and all(torch.equal(final[0][k], final[1][k]) for k in prompts)
