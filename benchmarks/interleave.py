@@ -255,12 +255,13 @@ def report(result: Rounds, primary: str, peers: Sequence[str], unit: str, refere
     arms = [a for a in [primary, *peers, *references] if a in result.rates]
     gpu = bool(result.gpu_peak_mb)
     w = max([22, *(len(a) + 2 for a in [*arms, *result.failed])])
-    print(f"{'arm':<{w}}{unit + '/s median':>18}{'IQR':>22}{'total ' + unit:>16}{'peak MB':>10}"
-          f"{'GPU peak MB':>12}" * gpu + f"  {primary} ÷ arm")
+    gpu_column = f"{'GPU peak MB':>13}" if gpu else ""
+    print(f"{'arm':<{w}}{unit + '/s median':>18}{'IQR':>22}{'total ' + unit:>16}{'peak MB':>10}{gpu_column}"
+          f"  {primary} ÷ arm")
     for arm in arms:
         q1, q2, q3 = quantiles(result.rates[arm])
         vs = statistics.median(result.ratios(primary, arm)) if arm != primary else 1.0
-        memory = f"{result.gpu_peak_mb.get(arm, 0):>12.0f}" if gpu else ""
+        memory = f"{result.gpu_peak_mb.get(arm, 0):>13.0f}" if gpu else ""
         print(f"{arm:<{w}}{q2:>18.1f}{f'{q1:.1f}–{q3:.1f}':>22}{result.units[arm]:>16.0f}"
               f"{result.peak_mb.get(arm, 0):>10.0f}{memory}  {vs:.3f}")
     for arm, why in result.failed.items():
