@@ -20,6 +20,7 @@ from gazelm.distributed import teardown_job
 from gazelm.errors import GazelmInputError
 from gazelm.models.backbones import Backbone
 from gazelm.models.module import GazeLM
+from gazelm.preflight import check_config, check_gaze_signal
 from gazelm.registry import import_plugins
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,10 @@ def train(cfg: DictConfig) -> float | None:
     _quiet_lightning_tips()
     import_plugins(cfg.get("plugins"))
     try:
+        check_config(cfg)
         cfg.seed = _seed(cfg)
         datamodule, module = build_components(cfg)
+        check_gaze_signal(cfg, datamodule, module.objective)
         trainer: L.Trainer = instantiate(cfg.trainer, callbacks=_named_components(cfg.get("callbacks")),
                                          logger=_named_components(cfg.get("logger")) or False,
                                          default_root_dir=output_dir)
@@ -123,7 +126,7 @@ def train(cfg: DictConfig) -> float | None:
             with open(Path(output_dir) / "metrics.json", "w") as fh:
                 json.dump(metrics, fh, indent=2, sort_keys=True)
             print_summary(metrics, output_dir)
-        target = cfg.get("optimized_metric")
+        target = cfg.get("optimized_metric")  # set by sweepers that minimise it (hparams_search=optuna)
         if target:
             if target not in metrics:
                 raise GazelmInputError(f"{target!r} was not logged; logged: {', '.join(metrics)}",

@@ -1,7 +1,10 @@
 """``gazelm train [overrides]`` / ``python -m gazelm.cli.train``: one Hydra app.
 
-``-m`` runs a multirun sweep; the return value is the optimised metric, so Hydra
-sweepers (Optuna) can use it.
+``-m`` runs a multirun sweep: every job's config is checked before the first starts, and a
+table of the jobs (ok / failed / missing) is printed at the end. ``--dry-run`` (or
+``+dry_run=true``) checks the configs and prints the jobs (and, with
+``launcher=submitit_slurm``, the sbatch script) without running anything. The return value
+is the optimised metric, for Hydra sweepers that read it (Optuna).
 """
 from __future__ import annotations
 
@@ -10,20 +13,36 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from gazelm.callbacks.hydra_jobs import print_sweep_table
 from gazelm.config import conf_dir
 from gazelm.distributed import install_ddp_fix
 
+DRY_RUN_FLAG = "--dry-run"
+
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def app(cfg: DictConfig) -> float | None:
+    from hydra.core.hydra_config import HydraConfig
+
     from gazelm.errors import GazelmInputError
     from gazelm.training import train
 
     try:
         return train(cfg)
     except GazelmInputError as err:  # bad data or config: one clear line, no traceback
+        if str(HydraConfig.get().mode) == "RunMode.MULTIRUN":
+            raise  # the job fails, the sweep goes on; its status file and the final table say why
         print(f"gazelm train: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def main() -> float | None:
+    if DRY_RUN_FLAG in sys.argv[1:]:
+        sys.argv = [a if a != DRY_RUN_FLAG else "++dry_run=true" for a in sys.argv]
+    try:
+        return app()
+    finally:
+        print_sweep_table()
 
 
 install_ddp_fix()

@@ -12,11 +12,13 @@ from gazelm.metrics.registry import (
     compute,
     headline_metric_names,
     higher_is_better,
+    metric_applies,
+    metric_languages,
     metric_names,
     metric_scale,
     register_metric,
     score,
 )
 
-__all__ = ["METRICS", "MetricResult", "compute", "headline_metric_names", "higher_is_better", "metric_names",
-           "metric_scale", "register_metric", "score"]
+__all__ = ["METRICS", "MetricResult", "compute", "headline_metric_names", "higher_is_better", "metric_applies",
+           "metric_languages", "metric_names", "metric_scale", "register_metric", "score"]

