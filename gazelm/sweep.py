@@ -192,6 +192,7 @@ def _hydra_overrides(job_dir: Path) -> list[str]:
 
 def print_job_table(states: Sequence[JobState], header: str) -> None:
     """``header`` then a table: job, status, the overrides that vary, the first error line, the directory."""
+    from rich.markup import escape
     from rich.table import Table
 
     keys = varying_keys([s.overrides for s in states]) if len(states) > 1 else []
@@ -202,7 +203,7 @@ def print_job_table(states: Sequence[JobState], header: str) -> None:
     for s in states:
         where = f"{s.error}\n{s.path}" if s.error and s.path else (s.error or str(s.path or ""))
         table.add_row(str(s.num), f"[{styles.get(s.status, '')}]{s.status}[/]",
-                      " ".join(varying(s.overrides, keys) if keys else s.overrides), where)
+                      escape(" ".join(varying(s.overrides, keys) if keys else s.overrides)), escape(where))
     print(header, flush=True)
     console().print(table)
 
@@ -225,6 +226,7 @@ def console():
 # -- dry run --------------------------------------------------------------------------------
 def print_dry_run(jobs: Sequence[Sequence[str]]) -> None:
     """The job table of a dry run: job number and the overrides that vary (those shared listed once)."""
+    from rich.markup import escape
     from rich.table import Table
 
     jobs = [[o for o in job if override_key(o).lstrip("+") != "dry_run"] for job in jobs]
@@ -237,7 +239,7 @@ def print_dry_run(jobs: Sequence[Sequence[str]]) -> None:
     table.add_column("job", justify="right")
     table.add_column("overrides that vary" if keys else "overrides")
     for num, overrides in enumerate(jobs):
-        table.add_row(str(num), " ".join(varying(overrides, keys) if keys else overrides))
+        table.add_row(str(num), escape(" ".join(varying(overrides, keys) if keys else overrides)))
     console().print(table)
 
 

@@ -148,7 +148,8 @@ def load_multirun(sweep_dir: str | Path) -> list[Job]:
     root = Path(sweep_dir)
     if not root.is_dir():
         raise GazelmInputError("multirun directory not found", path=root)
-    job_dirs = [p for p in root.iterdir() if p.is_dir() and any((p / f).exists() for f in DONE_FILES)]
+    job_dirs = [p for p in root.iterdir()  # job folders hold .hydra/ (a report/ folder does not)
+                if p.is_dir() and (p / ".hydra").is_dir() and any((p / f).exists() for f in DONE_FILES)]
     job_dirs.sort(key=lambda p: (0, int(p.name)) if p.name.isdigit() else (1, p.name))
     if not job_dirs:
         raise GazelmInputError("no finished jobs (no <job>/metrics.json or <job>/summary.csv) in this directory",

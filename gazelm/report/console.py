@@ -36,6 +36,7 @@ def _p_value(comparison: pd.DataFrame) -> float:
 
 def report_tables(report: Report, group_key: str | None = "task") -> list:
     """Rich tables (one per value of ``group_key`` when it varies, else one)."""
+    from rich.markup import escape
     from rich.table import Table
 
     group = group_key if group_key in report.keys else None
@@ -49,7 +50,7 @@ def report_tables(report: Report, group_key: str | None = "task") -> list:
     for value in groups:
         rows = summary[summary[group] == value] if group else summary
         shown = [m for m in metrics if (rows[rows["metric"] == m]["n"] > 0).any()]
-        title = f"{group}={value}" if group else "gazelm report"
+        title = escape(f"{group}={value}") if group else "gazelm report"
         table = Table(title=title + (" (test split)" if prefix else ""), title_justify="left",
                       caption=f"mean ± std over seeds; p: paired test against {base}" if base else
                       "mean ± std over seeds", caption_justify="left")
@@ -77,6 +78,6 @@ def report_tables(report: Report, group_key: str | None = "task") -> list:
             label = " ".join(str(arm[k]) for k in arms) or "(one configuration)"
             if base and all(where.get(k) == v for k, v in report.baseline.items()):
                 label += " (baseline)"
-            table.add_row(label, str(n), *cells)
+            table.add_row(escape(label), str(n), *cells)
         tables.append(table)
     return tables
