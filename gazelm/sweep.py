@@ -62,21 +62,27 @@ def varying(overrides: Sequence[str], keys: Sequence[str]) -> list[str]:
 
 
 # -- preflight ----------------------------------------------------------------------------
-def preflight_problems(config: DictConfig, jobs: Sequence[Sequence[str]]) -> dict[str, list[int]]:
-    """Compose each job's config as the launcher will and check it: problem → job numbers."""
+def preflight_problems(config: DictConfig, jobs: Sequence[Sequence[str]],
+                       seed_key: str = "seed") -> dict[str, list[int]]:
+    """Compose each job's config as the launcher will and check it: problem → job numbers.
+
+    Jobs that differ only in the seed are composed and checked once (no check depends on it).
+    """
     from hydra.core.global_hydra import GlobalHydra
 
     from gazelm.preflight import config_problems
 
     loader = GlobalHydra.instance().config_loader()
     found: dict[str, list[int]] = {}
+    checked: dict[tuple[str, ...], list[str]] = {}
     for num, overrides in enumerate(jobs):
-        try:
-            job_cfg = loader.load_sweep_config(config, list(overrides))
-            problems = config_problems(job_cfg)
-        except Exception as err:  # noqa: BLE001 - a job that does not compose is a problem to list
-            problems = [f"config does not compose: {str(err).strip().splitlines()[0]}"]
-        for problem in problems:
+        key = tuple(o for o in overrides if override_key(o).lstrip("+") != seed_key)
+        if key not in checked:
+            try:
+                checked[key] = config_problems(loader.load_sweep_config(config, list(overrides)))
+            except Exception as err:  # noqa: BLE001 - a job that does not compose is a problem to list
+                checked[key] = [f"config does not compose: {str(err).strip().splitlines()[0]}"]
+        for problem in checked[key]:
             found.setdefault(problem, []).append(num)
     return found
 
