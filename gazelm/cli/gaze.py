@@ -1,10 +1,13 @@
 """``gazelm gaze``: read eye-tracking files, fit priors, compute weights, show them.
 
-    gazelm gaze read PATH --format F [--interest-areas DIR] [--on-error drop]
-    gazelm gaze fit-priors PATH --format itrace|eyelink --out DIR [--interest-areas DIR] [--min-count 5]
+    gazelm gaze read PATH --format F [--interest-areas DIR] [-o NAME=VALUE] [--on-error drop] [--out FILE]
+    gazelm gaze fit-priors PATH --format F --out DIR [--interest-areas DIR] [--min-count 5]
     gazelm gaze weights --input rows.jsonl --priors DIR --out out.jsonl [--variant full] [--w-base 3]
     gazelm gaze simulate FILE|- --language java [--priors combined] [--seed 0]
     gazelm gaze heatmap FILE --language java --out map.png [--priors combined | --fixations PATH ...]
+
+Every command that reads fixation files takes --format (a built-in format or, with
+--plugin MODULE, one of your own) and the format's options (-o NAME=VALUE).
 """
 from __future__ import annotations
 
@@ -17,25 +20,77 @@ from gazelm.errors import GazelmInputError
 from gazelm.jsonl import iter_jsonl
 
 
+def _format_options(args: argparse.Namespace) -> dict[str, str]:
+    """The format's options: ``--option NAME=VALUE`` plus the EyeLink shorthands."""
+    options: dict[str, str] = {}
+    for item in args.option or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise GazelmInputError(f"expected NAME=VALUE, got {item!r}", field="--option")
+        options[name.strip().replace("-", "_")] = value
+    for name in ("interest_areas", "code_snippets"):
+        if getattr(args, name, None):
+            options[name] = getattr(args, name)
+    return options
+
+
+def _open_format(args: argparse.Namespace):
+    from gazelm.gaze.formats import open_format
+    from gazelm.registry import import_plugins
+
+    import_plugins(args.plugin)
+    return open_format(args.format, **_format_options(args))
+
+
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz")
+
+
+def check_table_path(out: str | Path) -> Path:
+    """Where ``--out`` writes, checked before any reading: a known suffix, Parquet's engine, the folder."""
+    out = Path(out)
+    if out.suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise GazelmInputError("writing Parquet needs pyarrow (pip install pyarrow), or write FILE.csv",
+                                   path=out, field="--out") from None
+    elif not out.name.endswith(_CSV_SUFFIXES):
+        raise GazelmInputError(f"unknown table type: use FILE.parquet or FILE{'/'.join(_CSV_SUFFIXES)}",
+                               path=out, field="--out")
+    if not out.parent.is_dir():
+        raise GazelmInputError("folder does not exist", path=out.parent, field="--out")
+    return out
+
+
+def write_table(table, out: str | Path) -> Path:
+    """Write a fixations table: ``.parquet`` (pyarrow), else CSV (compressed by suffix)."""
+    out = check_table_path(out)
+    if out.suffix == ".parquet":
+        table.to_parquet(out, index=False)
+    else:
+        table.to_csv(out, index=False)
+    return out
+
+
 def _read(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from gazelm.gaze.readers import read_fixations
 
-    options = {"on_error": args.on_error}
-    if args.interest_areas:
-        options["interest_areas"] = args.interest_areas
-    table = read_fixations(args.path, args.format, **options)
+    fmt = _open_format(args)
+    if args.out:
+        check_table_path(args.out)
+    table = read_fixations(args.path, fmt, on_error=args.on_error)
     c = table.attrs["counts"]
     console = Console()
-    summary = Table(title=f"{args.path} ({args.format})")
+    kind = "measured gaze" if fmt.measured else "pseudo-fixations, not measured"
+    summary = Table(title=f"{args.path} ({args.format}: {kind})")
     for col in ("files", "participants", "stimuli", "trials", "fixations read", "mapped to a token",
                 "unmapped", "dropped"):
         summary.add_column(col, justify="right")
-    trial_keys = [k for k in ("participant", "stimulus", "session", "trial", "run") if k in table.columns]
     summary.add_row(str(len(table.attrs["files"])), str(table["participant"].nunique()),
-                    str(table["stimulus"].nunique()), str(len(table.drop_duplicates(trial_keys))),
+                    str(table["stimulus"].nunique()), str(len(table.drop_duplicates(table.attrs["trial_keys"]))),
                     str(c["read"]), str(c["mapped"]), str(c["unmapped"]), str(sum(c["dropped"].values())))
     console.print(summary)
     reasons = Table(title="why not mapped / dropped")
@@ -54,42 +109,27 @@ def _read(args: argparse.Namespace) -> int:
         for label, n in table["label"].value_counts().items():
             labels.add_row(str(label), str(n))
         console.print(labels)
+    if args.out:
+        print(f"{len(table)} fixations → {write_table(table, args.out)}")
     return 0
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from gazelm.gaze.priors import fit_label_priors, save_priors
-    from gazelm.gaze.studies import attention_table, eyelink_trials, itrace_trials
-
-    if args.format == "itrace":
-        trials = itrace_trials(args.path)
-    elif args.format == "eyelink":
-        if not args.interest_areas:
-            raise GazelmInputError("eyelink needs --interest-areas DIR", field="--interest-areas")
-        trials = eyelink_trials(args.path, args.interest_areas, args.code_snippets)
-    else:
-        raise GazelmInputError(f"fit-priors reads itrace or eyelink studies, not {args.format!r}", field="--format")
     from gazelm.config import default_data_dir
+    from gazelm.gaze.priors import fit_label_priors, save_priors
+    from gazelm.gaze.studies import attention_table, study_trials
 
+    fmt = _open_format(args)
+    trials = study_trials(args.path, fmt, on_error=args.on_error)
+    if not trials:
+        raise GazelmInputError(f"no trial of this {args.format} study reached a code token", path=args.path)
     command = " ".join(["gazelm gaze", *(f"'{a}'" if " " in a else a for a in sys.argv[1:])])
     command = command.replace(str(Path(default_data_dir())), "$GAZELM_DATA_DIR")
     priors = fit_label_priors(trials, min_count=args.min_count, meta={"format": args.format, "command": command})
     out = save_priors(priors, args.out)
     print(f"{len(trials)} trials, {len(priors.betas)} labels, {len(priors.ngram_counts)} n-grams → {out}")
-    if args.format == "eyelink":
-        from gazelm.gaze.readers import _default_code_dir
-
-        code_dir = Path(args.code_snippets) if args.code_snippets else _default_code_dir(Path(args.interest_areas))
-        names = {t.stimulus for t in trials}
-        code_of = {}
-        for name in names:
-            from gazelm.gaze.readers import _snippet_candidates
-
-            for cand in _snippet_candidates(name):
-                if (code_dir / f"{cand}.py").exists():
-                    code_of[name] = (code_dir / f"{cand}.py").read_text(encoding="utf-8")
-                    break
-        table = attention_table(trials, code_of)
+    table = attention_table(trials, fmt.code) if fmt.measured else []
+    if table:
         (out / "attention.json").write_text(json.dumps(table) + "\n")
         print(f"attention for {len(table)} snippets → {out / 'attention.json'}")
     return 0
@@ -157,9 +197,9 @@ def _heatmap(args: argparse.Namespace) -> int:
 
     code = _code_text(args.file)
     if args.fixations:
-        from gazelm.gaze.studies import eyelink_trials
+        from gazelm.gaze.studies import study_trials
 
-        trials = [t for t in eyelink_trials(args.fixations, args.interest_areas) if t.stimulus == args.stimulus]
+        trials = [t for t in study_trials(args.fixations, _open_format(args), on_error=args.on_error) if t.stimulus == args.stimulus]
         if not trials:
             raise GazelmInputError(f"no trials on stimulus {args.stimulus!r}", path=args.fixations, field="--stimulus")
         import numpy as np
@@ -200,8 +240,21 @@ def _heatmap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _format_arguments(p: argparse.ArgumentParser, *, default: str | None = None) -> None:
+    """--format, --plugin, --option and the EyeLink shorthands (any format, its own options)."""
+    p.add_argument("--format", required=default is None, default=default,
+                   help="a fixation format: itrace, eyelink, scanpath_json, codeactr, eyemulator, or a plugin's")
+    p.add_argument("--plugin", action="append", metavar="MODULE",
+                   help="import MODULE first (a format of your own; repeatable)")
+    p.add_argument("--option", "-o", action="append", metavar="NAME=VALUE",
+                   help="an option of the format (repeatable), e.g. -o code_dir=DIR")
+    p.add_argument("--interest-areas", help="EyeLink: folder of IA-<snippet>.ias files (= -o interest_areas=DIR)")
+    p.add_argument("--code-snippets", help="EyeLink: folder of <snippet>.py (= -o code_snippets=DIR)")
+    p.add_argument("--on-error", choices=("raise", "drop"), default="raise",
+                   help="a bad row stops with its file, row and field (raise) or is dropped and counted (drop)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from gazelm.gaze.readers import FORMATS
     from gazelm.gaze.weights import VARIANTS
 
     parser = argparse.ArgumentParser(prog="gazelm gaze", description=__doc__,
@@ -209,16 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("read", help="summary table of a fixation file or folder")
     p.add_argument("path")
-    p.add_argument("--format", required=True, choices=FORMATS.names())
-    p.add_argument("--interest-areas", help="EyeLink: folder of IA-<snippet>.ias files")
-    p.add_argument("--on-error", choices=("raise", "drop"), default="raise")
+    _format_arguments(p)
+    p.add_argument("--out", help="also write the fixations table: FILE.csv (.csv.gz, ...) or FILE.parquet")
     p.set_defaults(func=_read)
-    p = sub.add_parser("fit-priors", help="fit label priors from an iTrace or EyeLink study")
+    p = sub.add_parser("fit-priors", help="fit label priors (and attention) from a study whose format aligns to tokens")
     p.add_argument("path")
-    p.add_argument("--format", required=True, choices=("itrace", "eyelink"))
+    _format_arguments(p)
     p.add_argument("--out", required=True)
-    p.add_argument("--interest-areas")
-    p.add_argument("--code-snippets")
     p.add_argument("--min-count", type=int, default=5)
     p.set_defaults(func=_fit)
 
@@ -243,9 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "heatmap":
             p.add_argument("--out", required=True)
             p.add_argument("--dpi", type=int, default=150)
-            p.add_argument("--fixations", help="EyeLink reports: plot mean dwell instead of weights")
-            p.add_argument("--interest-areas")
-            p.add_argument("--stimulus", help="snippet id of FILE in the reports")
+            p.add_argument("--fixations", help="a study's fixation files: plot mean dwell instead of weights")
+            p.add_argument("--stimulus", help="the stimulus id of FILE in those files")
+            _format_arguments(p, default="eyelink")
         p.set_defaults(func=func)
     return parser
 

@@ -1,4 +1,4 @@
-"""Human visual attention: readers, alignment, priors, pseudo-scanpaths, weights, providers.
+"""Human visual attention: readers (one module per format), alignment, priors, pseudo-scanpaths, weights, providers.
 
 Names are imported lazily (``from gazelm.gaze import read_fixations`` loads pandas only
 then), so ``import gazelm.gaze.annotation`` stays cheap for the DataModule.
@@ -15,6 +15,9 @@ _EXPORTS = {
     "GazePriors": "priors", "LabelBeta": "priors", "fit_label_priors": "priors", "load_priors": "priors",
     "save_priors": "priors",
     "COLUMNS": "readers", "FORMATS": "readers", "read_fixations": "readers",
+    "FixationFormat": "formats", "open_format": "formats", "register_format": "formats",
+    "ReadCounts": "fixations", "ReadLog": "fixations",
+    "attention_table": "studies", "study_trials": "studies",
     "PseudoScanpath": "simulate", "simulate_scanpath": "simulate",
     "VARIANTS": "weights", "row_weights": "weights", "token_weights": "weights",
 }

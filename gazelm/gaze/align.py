@@ -145,47 +145,70 @@ def tokens_from_aoi(fixations: pd.DataFrame) -> dict[str, list[CodeToken]]:
     return out
 
 
+def _by_char(toks: Sequence[CodeToken]) -> Callable[[tuple], int | None]:
+    starts = [t.start for t in toks]
+
+    def match(r) -> int | None:
+        c = getattr(r, "char", None)
+        if c is None or pd.isna(c):
+            return None
+        return match_char(toks, int(c), int(r.char_start), int(r.char_end), starts)
+
+    return match
+
+
+def _by_linecol(toks: Sequence[CodeToken]) -> Callable[[tuple], int | None]:
+    return lambda r: None if pd.isna(r.line) or pd.isna(r.col) else match_linecol(toks, int(r.line), int(r.col))
+
+
+def _by_occurrence(toks: Sequence[CodeToken]) -> Callable[[tuple], int | None]:
+    return lambda r: (match_occurrence(toks, r.token, int(getattr(r, "occurrence", 0) or 0))
+                      if isinstance(r.token, str) else None)
+
+
+def _by_aoi(toks: Sequence[CodeToken]) -> Callable[[tuple], int | None]:
+    index = {t.kind: i for i, t in enumerate(toks)}
+    return lambda r: index.get(r.aoi) if isinstance(r.aoi, str) else None
+
+
+#: alignment method → (a stimulus' tokens → (fixation row → token index or None))
+ALIGNMENTS: dict[str, Callable[[Sequence[CodeToken]], Callable[[tuple], int | None]]] = {
+    "char": _by_char, "linecol": _by_linecol, "occurrence": _by_occurrence, "aoi": _by_aoi}
+
+
 def align_fixations(fixations: pd.DataFrame, tokens: Mapping[str, Sequence[CodeToken]] |
                     Callable[[str], Sequence[CodeToken] | None], *, method: str = "char",
-                    condition: Callable[[tuple], str | None] | None = None) -> list[TrialGaze]:
+                    condition: Callable[[tuple], str | None] | None = None,
+                    keys: Sequence[str] | None = None) -> list[TrialGaze]:
     """Group fixations into trials and match each to a token of its stimulus.
 
     ``tokens``: stimulus → tokens (a mapping or a function; ``None``/missing → the trial
-    is skipped). ``method``: ``char``, ``linecol``, ``occurrence`` or ``aoi`` (see the
-    module docstring). Unmatched fixations are counted in ``TrialGaze.unmapped``.
+    is skipped). ``method``: one of :data:`ALIGNMENTS` (``char``, ``linecol``,
+    ``occurrence``, ``aoi``; see the module docstring). ``keys``: the columns that identify a trial (a format's
+    ``trial_keys``; default: those of :data:`TRIAL_KEYS` the table has); ``stimulus``
+    is always one. Unmatched fixations are counted in ``TrialGaze.unmapped``.
     """
-    if method not in ("char", "linecol", "occurrence", "aoi"):
-        raise ValueError(f"unknown alignment method {method!r}")
+    if method not in ALIGNMENTS:
+        raise ValueError(f"unknown alignment method {method!r}; known: {', '.join(ALIGNMENTS)}")
     fixations = _without_attrs(fixations)
     get = tokens.get if isinstance(tokens, Mapping) else tokens
-    keys = [k for k in TRIAL_KEYS if k in fixations.columns]
+    keys = [k for k in (keys or TRIAL_KEYS) if k in fixations.columns]
+    for k in ("stimulus", "participant"):  # every trial has both, whatever else identifies it
+        if k not in keys:
+            keys.insert(0, k)
     out: list[TrialGaze] = []
     for key, group in fixations.sort_values(keys + ["order"]).groupby(keys, sort=True):
         rec = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         toks = get(str(rec["stimulus"]))
         if not toks:
             continue
-        index_of_aoi = {t.kind: i for i, t in enumerate(toks)} if method == "aoi" else None
-        starts = [t.start for t in toks]
+        match = ALIGNMENTS[method](toks)
         dwell = np.zeros(len(toks))
         count = np.zeros(len(toks), dtype=int)
         path: list[int] = []
         unmapped = 0
         for r in group.itertuples(index=False):
-            i = None
-            if method == "char":
-                c = getattr(r, "char", None)
-                if c is not None and not pd.isna(c):
-                    i = match_char(toks, int(c), int(r.char_start), int(r.char_end), starts)
-            elif method == "linecol":
-                if not pd.isna(r.line) and not pd.isna(r.col):
-                    i = match_linecol(toks, int(r.line), int(r.col))
-            elif method == "occurrence":
-                if isinstance(r.token, str):
-                    i = match_occurrence(toks, r.token, int(getattr(r, "occurrence", 0) or 0))
-            else:
-                if isinstance(r.aoi, str):
-                    i = index_of_aoi.get(r.aoi)
+            i = match(r)
             if i is None:
                 unmapped += 1
                 continue

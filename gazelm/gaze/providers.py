@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from gazelm.code.tokens import label_tokens, normalise_language
 from gazelm.errors import GazelmInputError
 from gazelm.gaze.annotation import GazeAnnotation
+from gazelm.gaze.fixations import open_text, parse_json
 from gazelm.gaze.priors import RESOURCE_DIR, GazePriors, load_priors, resolve_priors_path
 from gazelm.gaze.simulate import simulate_scanpath
 from gazelm.gaze.weights import DEFAULT_W_BASE, check_variant, row_weights, token_weights
@@ -33,28 +33,14 @@ def _digest(*parts: str) -> str:
     return h.hexdigest()
 
 
-class _Cache:
-    """A bounded LRU dict (``size`` entries; 0 disables caching)."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self.data: OrderedDict[str, GazeAnnotation | None] = OrderedDict()
-        self.hits = self.misses = 0
-
-    def get(self, key: str) -> tuple[bool, GazeAnnotation | None]:
-        if key in self.data:
-            self.hits += 1
-            self.data.move_to_end(key)
-            return True, self.data[key]
-        self.misses += 1
-        return False, None
-
-    def put(self, key: str, value: GazeAnnotation | None) -> None:
-        if self.size <= 0:
-            return
-        self.data[key] = value
-        if len(self.data) > self.size:
-            self.data.popitem(last=False)
+def _remember(cache: dict[str, GazeAnnotation | None], key: str, value: GazeAnnotation | None,
+              size: int) -> GazeAnnotation | None:
+    """``value``, stored in a dict bounded to ``size`` entries (the oldest goes first; 0: no caching)."""
+    if size > 0:
+        if len(cache) >= size:
+            del cache[next(iter(cache))]
+        cache[key] = value
+    return value
 
 
 def _priors_with_data_dir(priors: str, data_dir: str | None) -> GazePriors:
@@ -80,7 +66,8 @@ class PriorsGazeProvider:
         self.w_base = float(w_base)
         self.seed = int(seed)
         self.line_span = int(line_span)
-        self.cache = _Cache(cache_size)
+        self.cache: dict[str, GazeAnnotation | None] = {}
+        self.cache_size = int(cache_size)
         self._settings = json.dumps([type(self).__name__, self.priors.meta.get("path", self.priors_name),
                                      self.weights_variant, self.w_base, self.seed, self.line_span])
 
@@ -93,12 +80,9 @@ class PriorsGazeProvider:
         if lang is None or not text:
             return None
         ckey = _digest(self._settings, lang, text)
-        hit, value = self.cache.get(ckey)
-        if hit:
-            return value
-        value = self._annotate(text, lang, ckey)
-        self.cache.put(ckey, value)
-        return value
+        if ckey in self.cache:
+            return self.cache[ckey]
+        return _remember(self.cache, ckey, self._annotate(text, lang, ckey), self.cache_size)
 
     def _annotate(self, text: str, lang: str, digest: str) -> GazeAnnotation | None:
         tokens = label_tokens(text, lang)
@@ -205,13 +189,12 @@ class FromFileProvider:
         self._priors: GazePriors | None = None
         self._data_dir = data_dir
         self.rows: dict[str, dict[str, Any]] = {}
-        for lineno, raw in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
+        for lineno, raw in enumerate(open_text(self.path).split("\n"), start=1):
             if not raw.strip():
                 continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise GazelmInputError(f"invalid JSON: {exc.msg}", path=self.path, row=lineno) from exc
+            row = parse_json(raw, self.path, row=lineno)
+            if not isinstance(row, dict):
+                raise GazelmInputError(f"expected a JSON object, got {type(row).__name__}", path=self.path, row=lineno)
             if not isinstance(row.get("code"), str) or not isinstance(row.get("code_tokens"), list):
                 raise GazelmInputError("row needs `code` and `code_tokens`", path=self.path, row=lineno,
                                        field="code_tokens")
@@ -220,7 +203,8 @@ class FromFileProvider:
             for k in (row.get(key_field), f"{h}-{lineno}" if h else None, h):
                 if k is not None:
                     self.rows.setdefault(str(k), row)
-        self.cache = _Cache(cache_size)
+        self.cache: dict[str, GazeAnnotation | None] = {}
+        self.cache_size = int(cache_size)
 
     def _get_priors(self) -> GazePriors:
         if self._priors is None:
@@ -234,9 +218,8 @@ class FromFileProvider:
         if row is None or row["code"] != text:
             return None
         ckey = _digest(str(row["_line"]), self.weights_variant, str(self.w_base), str(self.seed))
-        hit, value = self.cache.get(ckey)
-        if hit:
-            return value
+        if ckey in self.cache:
+            return self.cache[ckey]
         if isinstance(row.get(self.weights_field), list):
             weights = [float(w) for w in row[self.weights_field]]
             if len(weights) != len(row["code_tokens"]):
@@ -259,8 +242,7 @@ class FromFileProvider:
         order = sorted(range(len(spans)), key=lambda i: spans[i])
         value = GazeAnnotation(spans=[spans[i] for i in order], weights=[ws[i] for i in order],
                                mask=[ms[i] for i in order] if mask else None)
-        self.cache.put(ckey, value)
-        return value
+        return _remember(self.cache, ckey, value, self.cache_size)
 
 
 __all__ = ["PriorsGazeProvider", "EyeMulatorPriorsProvider", "ItraceJavaProvider", "EyelinkPythonProvider",

@@ -45,7 +45,7 @@ def test_none_for_unknown_language_and_empty(priors_dir):
 def test_cache_and_settings_in_key(priors_dir):
     p = PriorsGazeProvider(priors=str(priors_dir), seed=1)
     a = p.annotate(CODE, "java", "k1")
-    assert p.annotate(CODE, "java", "other-key") is a and p.cache.hits == 1
+    assert p.annotate(CODE, "java", "other-key") is a and len(p.cache) == 1
     q = PriorsGazeProvider(priors=str(priors_dir), seed=1, weights_variant="uniform")
     assert q.annotate(CODE, "java", "k1").weights != a.weights or sum(a.mask) == 0
     # a fresh provider with the same settings draws the same pseudo-scanpath
@@ -87,3 +87,13 @@ def test_gaze_configs():
         assert cfg["_target_"].startswith("gazelm.gaze.providers.")
         for key in ("weights_variant", "w_base", "seed", "priors"):
             assert key in cfg, (name, key)
+
+
+def test_cache_is_bounded_oldest_first(priors_dir):
+    p = PriorsGazeProvider(priors=str(priors_dir), seed=1, cache_size=2)
+    first, second, third = (p.annotate(CODE.replace("a", name), "java", "k") for name in ("x", "y", "z"))
+    assert len(p.cache) == 2
+    assert p.annotate(CODE.replace("a", "z"), "java", "k") is third      # kept
+    assert p.annotate(CODE.replace("a", "x"), "java", "k") is not first  # the oldest went first
+    off = PriorsGazeProvider(priors=str(priors_dir), seed=1, cache_size=0)
+    assert off.annotate(CODE, "java", "k") == off.annotate(CODE, "java", "k") and off.cache == {}

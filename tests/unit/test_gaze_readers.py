@@ -164,3 +164,13 @@ def test_eyelink_bad_duration_and_missing_column(tmp_path):
     with pytest.raises(GazelmInputError, match="missing column") as err:
         read_fixations(f, "eyelink")
     assert err.value.field == "code_snippet_id"
+
+
+def test_eyelink_keeps_the_trial_columns_of_the_study(tmp_path):
+    header, *rows = EYELINK.splitlines()
+    f = _write(tmp_path / "fix_report_P7.txt", "\n".join([header + "\tKEY_STROKE\tcorrect_option"]
+                                                         + [r + ("\tb\ta" if r[0] != "2" else "\t.\tc") for r in rows]))
+    df = read_fixations(f, "eyelink")
+    assert df[["trial", "KEY_STROKE", "correct_option"]].values.tolist() == [["1", "b", "a"], ["1", "b", "a"],
+                                                                            ["2", ".", "c"]]
+    assert list(df.columns[-2:]) == ["KEY_STROKE", "correct_option"]
