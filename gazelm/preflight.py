@@ -67,7 +67,8 @@ def _metric_problems(cfg: DictConfig) -> list[str]:
             problems.append(f"metric {name!r} is not registered; known: {', '.join(METRICS.names())}")
         elif not metric_applies(name, language):
             problems.append(f"metric {name!r} cannot score task={cfg.task.name} targets in language {language!r} "
-                            f"(it applies to {metric_languages(name)}); remove it from task.metrics")
+                            f"(it applies to {metric_languages(name)}); remove it from task.metrics (or "
+                            "callbacks.generation.metrics)")
         elif (check := METRICS.meta(name).get("check")) and (message := check()):
             problems.append(f"metric {name!r}: {message}")
     return problems

@@ -47,7 +47,7 @@ def sweep_job_overrides(config: DictConfig) -> list[list[str]] | None:
     return BasicSweeper.split_arguments(parser.parse_overrides(lines), None)[0]
 
 
-def varying_keys(jobs: Sequence[Sequence[str]]) -> list[str]:
+def varying_override_keys(jobs: Sequence[Sequence[str]]) -> list[str]:
     """Override keys whose value differs between jobs, in order (``hydra.*`` left out)."""
     values: dict[str, set[str]] = {}
     for overrides in jobs:
@@ -88,7 +88,7 @@ def preflight_problems(config: DictConfig, jobs: Sequence[Sequence[str]],
 
 
 def format_problems(found: dict[str, list[int]], jobs: Sequence[Sequence[str]]) -> str:
-    keys = varying_keys(jobs)
+    keys = varying_override_keys(jobs)
     bad = sorted({n for nums in found.values() for n in nums})
     lines = [f"gazelm train: the sweep cannot run: {len(bad)} of {len(jobs)} jobs have problems; "
              "no job was started."]
@@ -107,7 +107,7 @@ def format_problems(found: dict[str, list[int]], jobs: Sequence[Sequence[str]]) 
 def write_jobs_file(sweep_dir: str | Path, jobs: Sequence[Sequence[str]]) -> Path:
     path = Path(sweep_dir) / JOBS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"varying": varying_keys(jobs),
+    path.write_text(json.dumps({"varying": varying_override_keys(jobs),
                                 "jobs": [{"num": i, "overrides": list(o)} for i, o in enumerate(jobs)]},
                                indent=1), encoding="utf-8")
     return path
@@ -201,7 +201,7 @@ def print_job_table(states: Sequence[JobState], header: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    keys = varying_keys([s.overrides for s in states]) if len(states) > 1 else []
+    keys = varying_override_keys([s.overrides for s in states]) if len(states) > 1 else []
     table = Table()
     for column in ("job", "status", "overrides", "error / directory"):
         table.add_column(column, overflow="fold")
@@ -236,7 +236,7 @@ def print_dry_run(jobs: Sequence[Sequence[str]]) -> None:
     from rich.table import Table
 
     jobs = [[o for o in job if override_key(o).lstrip("+") != "dry_run"] for job in jobs]
-    keys = varying_keys(jobs) if len(jobs) > 1 else []
+    keys = varying_override_keys(jobs) if len(jobs) > 1 else []
     common = [o for o in jobs[0] if override_key(o) not in keys and not o.startswith("hydra.")] if keys else []
     print(f"gazelm: {len(jobs)} job(s); every config checked; dry run, nothing started")
     if common:

@@ -137,7 +137,7 @@ class EyeMulator(Objective):
         constant = f"{values[0].item():g}" if values.numel() else "absent"
         hint = ("objective.scope=example (one weight per example from its source code) or objective.loss_on=both "
                 "(causal models also learn the weighted input code)") if self.scope == "token" else (
-                "a gaze provider whose weights vary between examples (gaze.weights_variant=full, or reduce=mean)")
+                "a gaze provider whose weights vary between examples (gaze.weights_variant=full), or objective.reduce=mean")
         return (f"eyemulator (scope={self.scope}, loss_on={self.loss_on}): every gaze weight on the loss positions "
                 f"is {constant}, so the loss is a multiple of plain cross-entropy; set {hint}")
 

@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from gazelm.report.table import MISSING, Report, _fmt
+from gazelm.report.table import MISSING, Report, fmt
 
 
 def headline(report: Report) -> list[str]:
@@ -61,6 +61,7 @@ def report_tables(report: Report, group_key: str | None = "task") -> list:
         arm_rows = rows[arms].drop_duplicates() if arms else pd.DataFrame([{}])
         for _, arm in arm_rows.iterrows():
             where = {**({group: value} if group else {}), **{k: arm[k] for k in arms}}
+            is_base = bool(base) and all(where.get(k) == v for k, v in report.baseline.items())
             cells, n = [], 0
             for metric in shown:
                 s = _select(summary[summary["metric"] == metric], where)
@@ -69,15 +70,12 @@ def report_tables(report: Report, group_key: str | None = "task") -> list:
                     continue
                 n = max(n, int(s["n"].iloc[0]))
                 mean, std = float(s["mean"].iloc[0]), float(s["std"].iloc[0])
-                cell = f"{_fmt(mean)} ± {_fmt(std)}" if not math.isnan(std) else _fmt(mean)
-                is_base = base and all(where.get(k) == v for k, v in report.baseline.items())
+                cell = f"{fmt(mean)} ± {fmt(std)}" if not math.isnan(std) else fmt(mean)
                 if base and not is_base and len(report.comparison):
                     p = _p_value(_select(report.comparison[report.comparison["metric"] == metric], where))
-                    cell += f"\np={_fmt(p, 2)}" + (" *" if p < 0.05 else "")
+                    cell += f"\np={fmt(p, 2)}" + (" *" if p < 0.05 else "")
                 cells.append(cell)
-            label = " ".join(str(arm[k]) for k in arms) or "(one configuration)"
-            if base and all(where.get(k) == v for k, v in report.baseline.items()):
-                label += " (baseline)"
+            label = (" ".join(str(arm[k]) for k in arms) or "(one configuration)") + (" (baseline)" if is_base else "")
             table.add_row(escape(label), str(n), *cells)
         tables.append(table)
     return tables

@@ -81,7 +81,7 @@ def _metric_higher_is_better(key: str) -> bool | None:
         return False if "loss" in name or "perplexity" in name else None
 
 
-def _fmt(x: float, digits: int = 4) -> str:
+def fmt(x: float, digits: int = 4) -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
 
@@ -207,7 +207,7 @@ def _format_table(keys: list[str], metrics: list[str], rows: dict[tuple[str, ...
                 if len(c):
                     c = c[c[k] == v]
             mean, std = float(s["mean"].iloc[0]), float(s["std"].iloc[0])
-            rec[metric] = f"{_fmt(mean)} ± {_fmt(std)}" if not math.isnan(std) else _fmt(mean)
+            rec[metric] = f"{fmt(mean)} ± {fmt(std)}" if not math.isnan(std) else fmt(mean)
             if int(s["n"].iloc[0]) == 0:  # not a metric of this row (e.g. another task's)
                 rec[metric] = MISSING
                 if baseline:
@@ -220,9 +220,9 @@ def _format_table(keys: list[str], metrics: list[str], rows: dict[tuple[str, ...
                 elif len(c):
                     r = c.iloc[0]
                     rec[f"{metric} Δ"] = f"{r['delta']:+.4g}"
-                    rec[f"{metric} p_boot"] = _fmt(r["p_bootstrap"], 3)
-                    rec[f"{metric} p_wilcoxon"] = _fmt(r["p_wilcoxon"], 3)
-                    rec[f"{metric} d"] = _fmt(r["effect_dz"], 3)
+                    rec[f"{metric} p_boot"] = fmt(r["p_bootstrap"], 3)
+                    rec[f"{metric} p_wilcoxon"] = fmt(r["p_wilcoxon"], 3)
+                    rec[f"{metric} d"] = fmt(r["effect_dz"], 3)
                 else:
                     rec[f"{metric} Δ"] = rec[f"{metric} p_boot"] = rec[f"{metric} p_wilcoxon"] = rec[f"{metric} d"] = ""
         records.append(rec)

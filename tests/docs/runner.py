@@ -87,6 +87,11 @@ class Entry:
         return split_command(self.command)
 
 
+def delegated() -> dict[str, str]:
+    """Docs page → the test module that runs every command of that page itself."""
+    return dict(yaml.safe_load(TABLE.read_text(encoding="utf-8")).get("delegated") or {})
+
+
 def _flat(items: list) -> list[str]:
     return [str(x) for item in items for x in (_flat(item) if isinstance(item, list) else [item])]
 

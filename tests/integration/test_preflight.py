@@ -54,7 +54,7 @@ def test_languages_follow_the_data_source() -> None:
 def test_a_metric_that_cannot_score_the_target_language_is_refused_when_composed() -> None:
     assert problems("task=summarization", "callbacks.generation.metrics=[rouge_l,codebleu]") == [
         "metric 'codebleu' cannot score task=summarization targets in language 'text' "
-        "(it applies to java, python, c_sharp); remove it from task.metrics"]
+        "(it applies to java, python, c_sharp); remove it from task.metrics (or callbacks.generation.metrics)"]
 
 
 def test_ablation_experiment_scores_summarization_with_summarization_metrics(data_dir: Path) -> None:

@@ -18,9 +18,9 @@ JOBS = [["+ablation=ce", "task=translation", "seed=42", "debug=limit"],
         ["+ablation=eyemulator", "task=translation", "seed=42", "debug=limit"]]
 
 
-def test_varying_keys_are_those_whose_value_differs_or_is_absent_somewhere() -> None:
-    assert sweep.varying_keys(JOBS) == ["+ablation", "task"]
-    assert sweep.varying_keys([["a=1"], ["a=1", "b=2"]]) == ["b"]
+def test_varying_override_keys_are_those_whose_value_differs_or_is_absent_somewhere() -> None:
+    assert sweep.varying_override_keys(JOBS) == ["+ablation", "task"]
+    assert sweep.varying_override_keys([["a=1"], ["a=1", "b=2"]]) == ["b"]
     assert sweep.varying(JOBS[2], ["+ablation", "task"]) == ["+ablation=eyemulator", "task=translation"]
 
 
