@@ -25,10 +25,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gazelm.attention.models import tiny_causal_lm, train_bpe_tokenizer  # noqa: E402
 from gazelm.attention.operators import get_operator  # noqa: E402
 from gazelm.attention.operators.mask_fill import word_spans  # noqa: E402
 from gazelm.data.sources.kou_labels import load_humaneval_prompts  # noqa: E402
+from gazelm.data.tokenizer_training import train_bpe_tokenizer  # noqa: E402
+from gazelm.models.backbones import model_from_config, tiny_config  # noqa: E402
 
 
 class UpperFill:
@@ -55,8 +56,11 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     prompts = list(load_humaneval_prompts().values())[: args.prompts]
-    tokenizer = train_bpe_tokenizer(prompts, vocab_size=512)
-    model = tiny_causal_lm(len(tokenizer), hidden_size=32, layers=2, heads=2)
+    tokenizer = train_bpe_tokenizer(prompts, vocab_size=512, trim_offsets=False)
+    torch.manual_seed(0)
+    model = model_from_config("causal", tiny_config("causal", hidden_size=32, layers=2, heads=2),
+                              vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                              eos_token_id=tokenizer.eos_token_id, attn_implementation="eager").eval()
     encoded = [tokenizer(p, return_tensors="pt") for p in prompts]
     words = sum(len(word_spans(p)) for p in prompts)
     print(f"{len(prompts)} HumanEval prompts, {words} words, mean {sum(e['input_ids'].shape[1] for e in encoded) / len(encoded):.0f} "

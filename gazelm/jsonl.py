@@ -12,15 +12,22 @@ from gazelm.errors import GazelmInputError
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, row)`` for each non-empty line (``.gz`` read transparently).
 
-    A line that is not valid JSON, or not a JSON object, raises
+    A line that is not UTF-8, not valid JSON, or not a JSON object, raises
     :class:`~gazelm.errors.GazelmInputError` naming the file and line.
     """
     path = Path(path)
     if not path.exists():
         raise GazelmInputError("file not found", path=path)
+    if path.is_dir():
+        raise GazelmInputError("is a directory, expected a JSON Lines file", path=path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with opener(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise GazelmInputError(f"not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start + 1})",
+                                       path=path, row=lineno) from None
             if not line.strip():
                 continue
             try:

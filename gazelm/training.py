@@ -59,7 +59,9 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     datamodule: GazeDataModule = instantiate(cfg.data, gaze=gaze, _recursive_=False)
     objective = instantiate(cfg.objective)
     model_cfg = cfg.model
-    corpus = datamodule.tokenizer_corpus() if (model_cfg.get("tokenizer") or {}).get("train") else None
+    # without training (evaluation-only data), a tiny model's tokenizer learns the test prompts
+    corpus_split = "train" if cfg.get("train", True) else "test"
+    corpus = datamodule.tokenizer_corpus(corpus_split) if (model_cfg.get("tokenizer") or {}).get("train") else None
     extra = {}
     if "attentions" in objective.needs and not model_cfg.get("attn_implementation"):
         extra["attn_implementation"] = "eager"  # attention weights are only returned by eager attention
@@ -126,7 +128,8 @@ def train(cfg: DictConfig) -> float | None:
             with open(Path(output_dir) / "metrics.json", "w") as fh:
                 json.dump(metrics, fh, indent=2, sort_keys=True)
             print_summary(metrics, output_dir)
-        target = cfg.get("optimized_metric")  # set by sweepers that minimise it (hparams_search=optuna)
+        # set by sweepers that read it (hparams_search=optuna); nothing trained, nothing to optimise
+        target = cfg.get("optimized_metric") if cfg.get("train", True) else None
         if target:
             if target not in metrics:
                 raise GazelmInputError(f"{target!r} was not logged; logged: {', '.join(metrics)}",

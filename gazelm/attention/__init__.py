@@ -4,6 +4,6 @@
 - :mod:`gazelm.attention.target`: what is explained (reading / coding stage, a given sequence);
 - :mod:`gazelm.attention.pooling`: subword → word / code token / line / span pooling, normalisation;
 - :mod:`gazelm.attention.probe`: operators over prompt texts with character offsets;
-- :mod:`gazelm.attention.models`: HF models by name, or tiny ones built from config;
+- :mod:`gazelm.attention.study`: the alignment study behind ``gazelm align`` (operators × models → Table 3);
 - :mod:`gazelm.attention.heatmap`: human vs model heatmaps (HTML, PNG).
 """

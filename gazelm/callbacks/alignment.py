@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 import lightning as L
 import torch
 
-from gazelm.attention.heatmap import write_heatmap
+from gazelm.attention.heatmap import text_from_pieces, write_heatmap
 from gazelm.attention.probe import OperatorSpec, probe_texts
 from gazelm.metrics.alignment import ALIGNMENT_METRICS, covered, score_prompts
 
@@ -40,7 +40,7 @@ def alignment_scores(probed: Sequence[Sequence[tuple[str, float, Span]]], prompt
     out: dict[str, float] = {}
     for name in metrics:
         fn = ALIGNMENT_METRICS.get(name)
-        per_k = ks if name in ("csh", "tgo") else [None]
+        per_k = ks if ALIGNMENT_METRICS.meta(name).get("takes_k") else [None]
         for k in per_k:
             values = []
             for tokens, human in zip(probed, spans):
@@ -65,16 +65,19 @@ class AttentionAlignmentEvaluator(L.Callback):
 
     ``examples``: ``[{"prompt": str, "spans": [[start, end], ...]}, ...]`` (half-open); when
     omitted, Kou et al.'s labels of ``source`` (``humaneval`` / ``mbpp``, from ``labels_path``
-    or ``$GAZELM_DATA_DIR``). ``operator``: a :class:`OperatorSpec`-shaped mapping (``name``,
-    ``stage``, ``max_new_tokens``, ``score``, ``params``).
+    or ``$GAZELM_DATA_DIR``). ``operator``: an :class:`OperatorSpec` (what an option of the
+    ``operator`` config group instantiates) or a mapping of its fields (``name``, ``stage``,
+    ``max_new_tokens``, ``score``, ``params``); default ``self_attention``.
     """
 
-    def __init__(self, operator: Mapping[str, Any] | None = None, examples: Sequence[Mapping[str, Any]] | None = None,
+    def __init__(self, operator: OperatorSpec | Mapping[str, Any] | None = None, examples: Sequence[Mapping[str, Any]] | None = None,
                  source: str = "humaneval", labels_path: str | None = None, max_examples: int | None = 32,
                  metrics: Sequence[str] = ("kl", "js", "cosine", "spearman", "tgo", "csh"), ks: Sequence[int] = (5, 10),
                  every_n_epochs: int = 1, batch_size: int = 8, max_length: int | None = 512, heatmaps: int = 2,
                  output_dir: str | None = None, prefix: str = "val/align_"):
-        self.spec = OperatorSpec.from_config(dict(operator or {"name": "self_attention"}))
+        if not isinstance(operator, OperatorSpec):
+            operator = OperatorSpec.from_config(operator or {"name": "self_attention"})
+        self.spec = operator
         self.examples = [dict(e) for e in examples] if examples is not None else None
         self.source, self.labels_path, self.max_examples = source, labels_path, max_examples
         self.metrics, self.ks = list(metrics), [int(k) for k in ks]
@@ -118,18 +121,20 @@ class AttentionAlignmentEvaluator(L.Callback):
             model.train(was_training)
         self.last_scores = alignment_scores(probed, prompts, spans, self.metrics, self.ks)
         if self.heatmaps and (trainer is None or trainer.is_global_zero):
-            self._heatmaps(trainer, probed, spans)
+            self._heatmaps(trainer, probed, spans, prompts)
         return self.last_scores
 
-    def _heatmaps(self, trainer: L.Trainer | None, probed, spans) -> None:
+    def _heatmaps(self, trainer: L.Trainer | None, probed, spans, prompts: Sequence[str] | None = None) -> None:
         root = Path(self.output_dir or (trainer.default_root_dir if trainer is not None else "."))
         epoch = trainer.current_epoch if trainer is not None else 0
         images = []
         for i, (tokens, human) in enumerate(list(zip(probed, spans))[: self.heatmaps]):
-            rows = {"human": human_token_attention([t[2] for t in tokens], human),
+            token_spans = [t[2] for t in tokens]
+            rows = {"human": human_token_attention(token_spans, human),
                     f"model ({self.spec.label})": [max(t[1], 0.0) for t in tokens]}
-            _, png = write_heatmap(root / "alignment_heatmaps" / f"epoch{epoch:03d}_example{i}",
-                                   [t[0] for t in tokens], rows, title=f"epoch {epoch}, example {i}")
+            text = prompts[i] if prompts is not None else text_from_pieces(tokens)
+            _, png = write_heatmap(root / "alignment_heatmaps" / f"epoch{epoch:03d}_example{i}", text, token_spans,
+                                   rows, title=f"epoch {epoch}, example {i}")
             images.append(str(png))
         if trainer is None:
             return

@@ -4,7 +4,7 @@
     gazelm gaze fit-priors PATH --format F --out DIR [--interest-areas DIR] [--min-count 5]
     gazelm gaze weights --input rows.jsonl --priors DIR --out out.jsonl [--variant full] [--w-base 3]
     gazelm gaze simulate FILE|- --language java [--priors combined] [--seed 0]
-    gazelm gaze heatmap FILE --language java --out map.png [--priors combined | --fixations PATH ...]
+    gazelm gaze heatmap FILE --language java --out map.png|map.html [--priors combined | --fixations PATH ...]
 
 Every command that reads fixation files takes --format (a built-in format or, with
 --plugin MODULE, one of your own) and the format's options (-o NAME=VALUE).
@@ -190,10 +190,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _heatmap(args: argparse.Namespace) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from gazelm.attention.heatmap import save_heatmap
 
     code = _code_text(args.file)
     if args.fixations:
@@ -206,36 +203,15 @@ def _heatmap(args: argparse.Namespace) -> int:
 
         values = list(np.mean([t.attention() for t in trials], axis=0))
         spans = [(t.start, t.end) for t in trials[0].tokens]
-        title = f"mean normalised dwell, {args.stimulus} ({len(trials)} trials)"
+        name = f"mean normalised dwell, {args.stimulus} ({len(trials)} trials)"
+        vmin = 0.0
     else:
         _, ann = _simulated(args)
         spans, values = list(ann.spans), list(ann.weights)
-        title = f"EyeMulator weights ({args.priors}, {args.variant})"
-    lo, hi = min(values), max(values)
-    lines = [line.replace("\t", " ") for line in code.split("\n")]  # one cell per character
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line) + 1)
-    width = max(max(len(line) for line in lines), 40)
-    # a monospace grid: the font's advance (0.6 em for DejaVu Sans Mono) is one x unit
-    size = 8.0
-    cell_w, cell_h = 0.6 * size / 72, 1.3 * size / 72
-    fig = plt.figure(figsize=((width + 2) * cell_w, (len(lines) + 3) * cell_h))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(-1, width + 1)
-    ax.set_ylim(len(lines), -3)
-    ax.axis("off")
-    cmap = matplotlib.colormaps["YlOrRd"]
-    import bisect
-
-    for (a, b), v in zip(spans, values):
-        row = bisect.bisect_right(starts, a) - 1
-        level = (v - lo) / (hi - lo) if hi > lo else 0.0
-        ax.add_patch(plt.Rectangle((a - starts[row], row - 0.5), b - a, 1.0, color=cmap(level), alpha=0.85, lw=0))
-    for row, line in enumerate(lines):
-        ax.text(0, row, line, family="DejaVu Sans Mono", fontsize=size, va="center", ha="left")
-    ax.text(0, -2, f"{title}  (range {lo:.3g}–{hi:.3g})", fontsize=size, va="center", ha="left")
-    fig.savefig(args.out, dpi=args.dpi)
+        name = f"EyeMulator weights ({args.priors}, {args.variant})"
+        vmin = None  # weights start at 1: colour from the smallest
+    save_heatmap(args.out, code, spans, {name: values}, title=Path(args.file).name if args.file != "-" else "",
+                 vmin=vmin, dpi=args.dpi)
     print(f"heatmap → {args.out}")
     return 0
 
@@ -291,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--priors", default="combined")
         weight_options(p)
         if name == "heatmap":
-            p.add_argument("--out", required=True)
+            p.add_argument("--out", required=True, help="PNG (or .svg, .pdf) image, or .html")
             p.add_argument("--dpi", type=int, default=150)
             p.add_argument("--fixations", help="a study's fixation files: plot mean dwell instead of weights")
             p.add_argument("--stimulus", help="the stimulus id of FILE in those files")

@@ -70,9 +70,13 @@ class GazeDataModule(L.LightningDataModule):
                                                  max_examples=limit, **options)
         return self.examples[split]
 
-    def tokenizer_corpus(self) -> list[str]:
-        """Texts a locally trained tokenizer learns from: the training split only."""
-        return [t for e in self.split_examples("train") for t in (e.source, e.target)]
+    def tokenizer_corpus(self, split: str = "train") -> list[str]:
+        """Texts a locally trained tokenizer learns from: the training split's sources and targets;
+        for a run without training (``train=false``: evaluation-only data such as HumanEval)
+        the evaluated split's sources (prompts) only, never its reference solutions."""
+        if split == "train":
+            return [t for e in self.split_examples("train") for t in (e.source, e.target)]
+        return [e.source for e in self.split_examples(split)]
 
     def attach_tokenizer(self, tokenizer, causal: bool, add_bos: bool = False, identity: str = "") -> None:
         self.tokenizer, self.causal, self.add_bos = tokenizer, causal, add_bos
@@ -111,8 +115,10 @@ class GazeDataModule(L.LightningDataModule):
         self.features[split] = features
         return features
 
-    def prepare_data(self) -> None:  # once per node: fill the cache
-        for split in ("train", "val", "test"):
+    def prepare_data(self) -> None:  # once per node: fill the cache of the splits this stage reads
+        trainer = getattr(self, "trainer", None)
+        stage = trainer.state.fn.value if trainer is not None and trainer.state.fn is not None else None
+        for split in STAGE_SPLITS.get(stage, ("train", "val", "test")):
             self.split_features(split)
 
     def setup(self, stage: str | None = None) -> None:

@@ -2,6 +2,12 @@
 
 Tiny models built from config use it, so nothing is downloaded. The cache key is a
 hash of the corpus and settings: the same data gives the same tokenizer file.
+
+Offsets and leading spaces (``trim_offsets``): byte-level BPE glues a word's leading space to
+the word (``" sum"``). Training trims it from the offsets (``(5, 8)`` covers ``sum``), so
+per-code-token gaze spans project onto subwords exactly. Probing (``gazelm align``'s tiny
+models) keeps it (``(4, 8)`` covers ``" sum"``), so the probed pieces
+concatenate back to the prompt text and every character belongs to one token.
 """
 from __future__ import annotations
 
@@ -16,14 +22,18 @@ SPECIAL_TOKENS = {"pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>
 
 
 def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 4096, min_frequency: int = 2,
-                        cache_dir: str | Path | None = None) -> PreTrainedTokenizerFast:
-    """Train (or load from ``cache_dir``) a byte-level BPE tokenizer with offsets."""
+                        cache_dir: str | Path | None = None, trim_offsets: bool = True) -> PreTrainedTokenizerFast:
+    """Train (or load from ``cache_dir``) a byte-level BPE tokenizer with offsets.
+
+    ``trim_offsets``: leave a token's leading space out of its offsets (training) or keep it
+    (probing); see the module docstring.
+    """
     texts = list(texts)
     digest = hashlib.sha1()
     for t in texts:
         digest.update(t.encode("utf-8", "surrogatepass"))
         digest.update(b"\0")
-    digest.update(f"{vocab_size}|{min_frequency}|v1".encode())
+    digest.update(f"{vocab_size}|{min_frequency}|v1{'' if trim_offsets else '|keep-space'}".encode())
     path = Path(cache_dir) / f"bpe-{digest.hexdigest()[:16]}.json" if cache_dir else None
     if path is not None and path.exists():
         tok = Tokenizer.from_file(str(path))
@@ -31,7 +41,7 @@ def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 4096, min_freque
         tok = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk_token"]))
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
-        tok.post_processor = processors.ByteLevel(trim_offsets=True)
+        tok.post_processor = processors.ByteLevel(trim_offsets=trim_offsets)
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
                                       special_tokens=list(SPECIAL_TOKENS.values()),
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)

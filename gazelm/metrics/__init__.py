@@ -16,9 +16,10 @@ from gazelm.metrics.registry import (
     metric_languages,
     metric_names,
     metric_scale,
+    reference_kind,
     register_metric,
     score,
 )
 
 __all__ = ["METRICS", "MetricResult", "compute", "headline_metric_names", "higher_is_better", "metric_applies",
-           "metric_languages", "metric_names", "metric_scale", "register_metric", "score"]
+           "metric_languages", "metric_names", "metric_scale", "reference_kind", "register_metric", "score"]

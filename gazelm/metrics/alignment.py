@@ -8,7 +8,8 @@ attention vectors over the same items, as in FixATE-style probing.
 Conventions: ``a`` is the model's attention, ``g`` the human one (gaze / labels), both 1-D over
 the same items. Spans are half-open character spans ``(start, end)`` of the prompt.
 Metrics live in :data:`ALIGNMENT_METRICS` (a :class:`gazelm.registry.Registry`) with
-``higher_is_better`` metadata; each takes ``(a, g, k=...)``.
+``higher_is_better`` and ``takes_k`` metadata (``takes_k=True``: the metric is reported per cut-off
+``k``, as ``name@k``); each takes ``(a, g, k=...)``.
 """
 from __future__ import annotations
 
@@ -239,14 +240,14 @@ def kendall(a, g) -> float:
     return float(stats.kendalltau(x, y).statistic)
 
 
-def _register(name: str, higher_is_better: bool):
-    return ALIGNMENT_METRICS.register(name, higher_is_better=higher_is_better)
+def _register(name: str, higher_is_better: bool, takes_k: bool = False):
+    return ALIGNMENT_METRICS.register(name, higher_is_better=higher_is_better, takes_k=takes_k)
 
 
 _register("kl", False)(lambda a, g, k=None: kl_divergence(g, a))
 _register("js", False)(lambda a, g, k=None: js_distance_squared(g, a))
 _register("cosine", True)(lambda a, g, k=None: cosine_similarity(a, g))
-_register("csh", True)(lambda a, g, k=5: csh_at_k(a, int(np.argmax(_vector(g))), k))
-_register("tgo", True)(lambda a, g, k=5: tgo_at_k(a, g, k))
+_register("csh", True, takes_k=True)(lambda a, g, k=5: csh_at_k(a, int(np.argmax(_vector(g))), k))
+_register("tgo", True, takes_k=True)(lambda a, g, k=5: tgo_at_k(a, g, k))
 _register("spearman", True)(lambda a, g, k=None: spearman(a, g))
 _register("kendall", True)(lambda a, g, k=None: kendall(a, g))

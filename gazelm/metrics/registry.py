@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+from gazelm.errors import GazelmInputError
 from gazelm.registry import Registry
 
 MetricFn = Callable[..., "MetricResult"]
@@ -50,8 +51,11 @@ def register_metric(name: str, higher_is_better: bool, *, scale: int = 1, descri
 
     ``scale`` is 1 (values in [0, 1]) or 100 (values in [0, 100]). ``languages``: the target
     languages the metric applies to (e.g. ``("java", "python", "c_sharp")``), ``"code"`` for
-    every programming language (not ``text``), ``None`` for any target. ``check``: optional
-    ``() -> message | None`` saying what the metric needs and is missing (checked before a run).
+    every programming language (not ``text``), ``None`` for any target. Further metadata callers
+    read: ``check`` — ``() -> message | None`` saying what the metric needs and is missing
+    (checked before a run); ``samples=True`` — a prediction may be a list of n samples (pass@k);
+    ``reference="task_id"`` — the references are the examples' ids (HumanEval/MBPP task ids),
+    not their target texts.
     """
     if scale not in (1, 100):
         raise ValueError(f"metric {name!r}: scale must be 1 or 100, got {scale!r}")
@@ -92,7 +96,7 @@ def metric_languages(name: str) -> str:
 
 
 #: Options any metric may ignore (passed to every metric by callers such as ``gazelm eval``).
-GENERAL_OPTIONS = frozenset({"lang", "n_jobs"})
+GENERAL_OPTIONS = frozenset({"lang", "n_jobs", "execution"})
 
 
 def _accepted_options(fn: MetricFn, options: dict[str, Any]) -> dict[str, Any]:
@@ -102,30 +106,58 @@ def _accepted_options(fn: MetricFn, options: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k in params}
 
 
-def compute(names: Sequence[str] | str, predictions: Sequence[Any], references: Sequence[Any],
-            **options: Any) -> dict[str, MetricResult]:
+class MetricOptionError(GazelmInputError, TypeError):
+    """An option that none of the requested metrics accepts (a typo, or the wrong metric)."""
+
+
+def reference_kind(name: str) -> str:
+    """What metric ``name`` compares against: ``"target"`` (the reference text, the default) or
+    ``"task_id"`` (the example's id, e.g. ``HumanEval/0``: pass@k)."""
+    return str(METRICS.meta(name).get("reference", "target"))
+
+
+def compute(names: Sequence[str] | str, predictions: Sequence[Any],
+            references: Sequence[Any] | Mapping[str, Sequence[Any]], **options: Any) -> dict[str, MetricResult]:
     """Compute each named metric over the corpus.
 
-    Options (``lang``, ``n_jobs``, ``k``, ...) go to every metric that accepts them;
-    others ignore them, but an option no requested metric accepts (other than ``lang``
-    and ``n_jobs``) is an error, so typos do not pass silently. All names are checked
-    before any work starts.
+    ``references``: one list for every metric, or a mapping from reference kind
+    (:func:`reference_kind`: ``"target"``, ``"task_id"``) to a list, so each metric gets the
+    references it compares against. Options (``lang``, ``n_jobs``, ``k``, ...) go to every
+    metric that accepts them; others ignore them, but an option no requested metric accepts
+    (other than :data:`GENERAL_OPTIONS`) is an error, so typos do not pass silently. Only
+    metrics registered with ``samples=True`` take a list of samples per prediction. All
+    names are checked before any work starts.
     """
     names = [names] if isinstance(names, str) else list(names)
     fns = {name: METRICS.get(name) for name in names}  # unknown name fails here, listing known ones
     unused = set(options) - GENERAL_OPTIONS - {
         key for fn in fns.values() for key in _accepted_options(fn, options)}
     if unused:
-        raise TypeError(f"option(s) {', '.join(sorted(unused))} accepted by none of the metrics "
-                        f"{', '.join(names)}")
-    if len(predictions) != len(references):
-        raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
-    return {name: fn(list(predictions), list(references), **_accepted_options(fn, options))
-            for name, fn in fns.items()}
+        raise MetricOptionError(f"option(s) {', '.join(sorted(unused))} accepted by none of the metrics "
+                                f"{', '.join(names)}", field="metric_options")
+    refs = {}
+    for name in names:
+        kind = reference_kind(name)
+        if isinstance(references, Mapping):
+            if kind not in references:
+                raise GazelmInputError(f"metric {name} compares against {kind} references, which this input "
+                                       f"does not have (it has: {', '.join(references)})", field="references")
+            refs[name] = list(references[kind])
+        else:
+            refs[name] = list(references)
+        if len(predictions) != len(refs[name]):
+            raise GazelmInputError(f"{len(predictions)} predictions but {len(refs[name])} references")
+    single = [name for name in names if not METRICS.meta(name).get("samples")]
+    if single and not all(isinstance(p, str) for p in predictions):
+        row = next(i for i, p in enumerate(predictions) if not isinstance(p, str)) + 1
+        takes = [n for n in METRICS.names() if METRICS.meta(n).get("samples")]
+        raise GazelmInputError(f"{', '.join(single)} score(s) one prediction per example, not a list of samples "
+                               f"(only {', '.join(takes)} take n samples per problem)", row=row, field="prediction")
+    return {name: fn(list(predictions), refs[name], **_accepted_options(fn, options)) for name, fn in fns.items()}
 
 
-def score(names: Sequence[str] | str, predictions: Sequence[Any], references: Sequence[Any],
-          **options: Any) -> dict[str, float]:
+def score(names: Sequence[str] | str, predictions: Sequence[Any],
+          references: Sequence[Any] | Mapping[str, Sequence[Any]], **options: Any) -> dict[str, float]:
     """Flat ``{name: value, "name/extra": value, ...}`` of :func:`compute`."""
     out: dict[str, float] = {}
     for name, result in compute(names, predictions, references, **options).items():

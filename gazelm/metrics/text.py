@@ -67,28 +67,21 @@ PARALLEL_MIN_PAIRS = 200
 
 
 # ---------------------------------------------------------------- process-parallel helper
-def idle_cores() -> int:
-    """Usable cores minus the 1-minute load average (this process counted as idle), at least 1."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = 0.0
-    return max(1, min(usable, round(usable - busy + 1)))
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def resolve_n_jobs(n_jobs: int | None, n_items: int) -> int:
-    """Worker processes to use.
-
-    ``None``/0 (auto): the idle cores (:func:`idle_cores`) when there are at least
-    :data:`PARALLEL_MIN_PAIRS` items, else 1 — on a saturated machine extra processes
-    only add overhead. ``-1`` = all usable cores, ``-2`` all but one, …; ``k > 0`` = k.
-    """
+    """Worker processes for ``n_items``: ``k > 0`` = k; ``-1`` = every usable core
+    (:func:`usable_cores`), ``-2`` all but one, …; ``None``/0 (the default) = every usable core
+    once there are :data:`PARALLEL_MIN_PAIRS` items, else 1 (starting workers costs more than
+    it saves on a few pairs). Never more workers than items."""
     if n_jobs is None or n_jobs == 0:
-        n_jobs = idle_cores() if n_items >= PARALLEL_MIN_PAIRS else 1
+        n_jobs = usable_cores() if n_items >= PARALLEL_MIN_PAIRS else 1
     elif n_jobs < 0:
-        n_jobs = max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-    return max(1, min(int(n_jobs), max(1, n_items)))
+        n_jobs = max(1, usable_cores() + 1 + n_jobs)
+    return max(1, min(int(n_jobs), n_items))
 
 
 def map_chunks(fn: Callable[[list[Any]], list[Any]], items: Sequence[Any], n_jobs: int | None,

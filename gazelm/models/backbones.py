@@ -65,7 +65,8 @@ def _tokenizer(tokenizer: Mapping[str, Any] | None, name_or_path: str | None, co
             raise GazelmInputError("a tokenizer with `train: true` needs the task's training texts")
         tok = train_bpe_tokenizer(corpus, vocab_size=spec.get("vocab_size", 4096),
                                   min_frequency=spec.get("min_frequency", 2),
-                                  cache_dir=Path(cache_dir) / "tokenizers" if cache_dir else None)
+                                  cache_dir=Path(cache_dir) / "tokenizers" if cache_dir else None,
+                                  trim_offsets=spec.get("trim_offsets", True))
         return tok, "bpe-" + hashlib.sha1(tok.backend_tokenizer.to_str().encode()).hexdigest()[:16]
     source = spec.get("name_or_path") or name_or_path
     if not source:
@@ -85,6 +86,43 @@ def _apply_lora(model: nn.Module, lora: Mapping[str, Any]) -> nn.Module:
     return get_peft_model(model, config)
 
 
+# ---------------------------------------------------------------- models from config (no download)
+def detect_kind(name_or_path: str) -> str:
+    """The ``kind`` of a checkpoint: ``seq2seq`` for an encoder-decoder, else ``causal`` (reads only its config)."""
+    try:
+        config = AutoConfig.from_pretrained(name_or_path)
+    except OSError as err:
+        raise GazelmInputError(f"cannot load model {name_or_path!r}: {err}", field="model.name_or_path") from None
+    return "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"
+
+
+def tiny_config(kind: str, hidden_size: int = 32, layers: int = 2, heads: int = 2,
+                max_positions: int = 1024) -> dict[str, Any]:
+    """``model_type`` + sizes of a tiny Llama (``causal``) or T5 (``seq2seq``) for :func:`model_from_config`."""
+    if kind == "causal":
+        return {"model_type": "llama", "hidden_size": hidden_size, "intermediate_size": 2 * hidden_size,
+                "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": heads,
+                "max_position_embeddings": max_positions, "tie_word_embeddings": False}
+    if kind == "seq2seq":
+        return {"model_type": "t5", "d_model": hidden_size, "d_ff": 2 * hidden_size, "d_kv": hidden_size // heads,
+                "num_layers": layers, "num_heads": heads}
+    raise GazelmInputError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}", field="model.kind")
+
+
+def model_from_config(kind: str, config: Mapping[str, Any], *, vocab_size: int, pad_token_id: int = 0,
+                      eos_token_id: int = 1, bos_token_id: int | None = None, attn_implementation: str | None = None,
+                      dtype: torch.dtype | None = None) -> nn.Module:
+    """A randomly initialised HF model (seeded by the caller) from ``model_type`` + sizes."""
+    spec = dict(config)
+    model_type = spec.pop("model_type")
+    spec.update(vocab_size=vocab_size, pad_token_id=pad_token_id, eos_token_id=eos_token_id,
+                bos_token_id=bos_token_id)
+    if kind == "seq2seq":
+        spec.setdefault("decoder_start_token_id", pad_token_id)
+    model = KINDS[kind].from_config(AutoConfig.for_model(model_type, **spec), attn_implementation=attn_implementation)
+    return model.to(dtype) if dtype is not None else model
+
+
 def build_backbone(kind: str, name_or_path: str | None = None, config: Mapping[str, Any] | None = None,
                    tokenizer: Mapping[str, Any] | None = None, lora: Mapping[str, Any] | None = None,
                    corpus: Iterable[str] | None = None, cache_dir: str | None = None, dtype: str | None = None,
@@ -102,17 +140,10 @@ def build_backbone(kind: str, name_or_path: str | None = None, config: Mapping[s
     tok, identity = _tokenizer(tokenizer, name_or_path, corpus, cache_dir)
     torch_dtype = getattr(torch, dtype) if dtype else None
     if config is not None:
-        spec = dict(config)
-        model_type = spec.pop("model_type")
-        spec.update(vocab_size=len(tok), pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-                    bos_token_id=tok.bos_token_id)
-        if kind == "seq2seq":
-            spec.setdefault("decoder_start_token_id", tok.pad_token_id)
-        hf_config = AutoConfig.for_model(model_type, **spec)
-        model = KINDS[kind].from_config(hf_config, attn_implementation=attn_implementation)
-        if torch_dtype is not None:
-            model = model.to(torch_dtype)
-        identity = f"{model_type}-scratch|{identity}"
+        model = model_from_config(kind, config, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
+                                  eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id,
+                                  attn_implementation=attn_implementation, dtype=torch_dtype)
+        identity = f"{config['model_type']}-scratch|{identity}"
     elif name_or_path:
         try:
             model = KINDS[kind].from_pretrained(name_or_path, dtype=torch_dtype,

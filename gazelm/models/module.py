@@ -100,14 +100,16 @@ class GazeLM(L.LightningModule):
     # -- generation -------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Any) -> list[str]:
-        """Decode new text for a (left-padded, for causal models) prompt batch."""
+        """Decode new text for a (left-padded, for causal models) prompt batch; with
+        ``num_return_sequences=n`` the n samples of each prompt follow each other."""
         tok = self.backbone.tokenizer
         out = self.backbone.model.generate(input_ids=input_ids.to(self.device),
                                            attention_mask=attention_mask.to(self.device),
                                            pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kwargs)
         if self.backbone.is_causal:
             out = out[:, input_ids.shape[1]:]
-        return [t.strip() for t in tok.batch_decode(out, skip_special_tokens=True)]
+        # leading whitespace is part of the text (a Python body's indentation); trailing is not
+        return [t.rstrip() for t in tok.batch_decode(out, skip_special_tokens=True)]
 
     # -- checkpoints --------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -91,12 +91,15 @@ def test_hydra_app_probes_and_summarises(data_dir, tmp_path):
 
 
 def test_shipped_operator_configs_build(tmp_path):
-    from gazelm.attention.probe import load_operator_spec
+    from gazelm.attention.probe import OperatorSpec
+    from gazelm.attention.study import compose_operator
 
     for path in sorted((conf_dir() / "operator").glob("*.yaml")):
-        spec = load_operator_spec(path.stem, conf_dir())
-        assert spec.label == path.stem
+        spec = compose_operator(path.stem)
+        assert isinstance(spec, OperatorSpec) and spec.label == path.stem
         spec.target  # validates stage / score
+    kou = compose_operator("self_attention_kou")  # inherits self_attention through its defaults
+    assert (kou.name, kou.stage, kou.params) == ("self_attention", "reading", {"layer": 0, "heads": "mean"})
 
 
 def test_callback_config_composes_with_train(tmp_path):

@@ -55,3 +55,14 @@ def test_train_with_a_saved_model_through_the_config(saved_models: dict[str, Pat
 def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(GazelmInputError, match="cannot load"):
         build_backbone("causal", name_or_path=str(tmp_path / "no-model"), tokenizer={"train": True}, corpus=TEXTS)
+
+
+@pytest.mark.parametrize("kind", ["causal", "seq2seq"])
+def test_probed_checkpoint_kind_is_read_from_its_config(kind: str, saved_models: dict[str, Path]) -> None:
+    from gazelm.attention.study import probe_backbone
+    from gazelm.models.backbones import detect_kind
+
+    assert detect_kind(str(saved_models[kind])) == kind
+    name, model, _ = probe_backbone({"name_or_path": str(saved_models[kind])}, TEXTS)
+    assert name == str(saved_models[kind]) and model.config.is_encoder_decoder == (kind == "seq2seq")
+    assert not model.training and model.config._attn_implementation == "eager"

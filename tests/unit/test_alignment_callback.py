@@ -7,8 +7,9 @@ import lightning as L
 import pytest
 import torch
 
-from gazelm.attention.models import tiny_causal_lm, train_bpe_tokenizer
 from gazelm.callbacks.alignment import AttentionAlignmentEvaluator, alignment_scores, human_token_attention
+from gazelm.data.tokenizer_training import train_bpe_tokenizer
+from tests.helpers.tiny_models import tiny_causal_lm
 
 
 EXAMPLES = [{"prompt": "Return the sum of a list of numbers.", "spans": [[15, 19], [28, 35]]},
@@ -32,7 +33,7 @@ def test_alignment_scores_by_hand():
 class TinyModule(L.LightningModule):
     def __init__(self):
         super().__init__()
-        tokenizer = train_bpe_tokenizer([e["prompt"] for e in EXAMPLES] * 4, vocab_size=280)
+        tokenizer = train_bpe_tokenizer([e["prompt"] for e in EXAMPLES] * 4, vocab_size=280, trim_offsets=False)
         self.backbone = SimpleNamespace(model=tiny_causal_lm(len(tokenizer), hidden_size=16, layers=1),
                                         tokenizer=tokenizer, is_causal=True)
         self.model = self.backbone.model  # registers the parameters

@@ -6,8 +6,8 @@ import torch
 
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from gazelm.attention.models import tiny_causal_lm
 from gazelm.attention.operators import get_operator
+from tests.helpers.tiny_models import tiny_causal_lm
 
 
 IDS = torch.tensor([[5, 6, 7, 8]])

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gazelm.attention.models import tiny_causal_lm, train_bpe_tokenizer
 from gazelm.attention.operators import get_operator
 from gazelm.attention.operators.mask_fill import code_change, generate_all, word_importance, word_spans
+from gazelm.data.tokenizer_training import train_bpe_tokenizer
+from tests.helpers.tiny_models import tiny_causal_lm
 
 
 PROMPTS = ["Write a function to add two numbers.", "Return None if the list is empty."]
@@ -25,7 +26,7 @@ class UpperFill:
 
 @pytest.fixture(scope="module")
 def setup():
-    tokenizer = train_bpe_tokenizer(PROMPTS * 5, vocab_size=300)
+    tokenizer = train_bpe_tokenizer(PROMPTS * 5, vocab_size=300, trim_offsets=False)
     model = tiny_causal_lm(len(tokenizer), hidden_size=16, layers=1)
     return model, tokenizer
 
@@ -84,7 +85,7 @@ def test_default_fill_model_runs_a_local_fill_mask_pipeline(tmp_path):
 
     from gazelm.attention.operators.mask_fill import HFFillMask
 
-    base = train_bpe_tokenizer(PROMPTS * 3, vocab_size=280)
+    base = train_bpe_tokenizer(PROMPTS * 3, vocab_size=280, trim_offsets=False)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=base.backend_tokenizer, pad_token="<pad>", unk_token="<unk>",
                                         mask_token="<unk>", cls_token="<s>", sep_token="</s>")
     torch.manual_seed(0)

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from gazelm.attention.models import tiny_causal_lm, tiny_seq2seq_lm
 from gazelm.attention.operators import OPERATORS, get_operator
 from gazelm.attention.operators.rollout import rollout_matrix
 from gazelm.attention.target import Target, left_pad, resolve_target
+from tests.helpers.tiny_models import tiny_causal_lm, tiny_seq2seq_lm
 
 
 class LinearToy(nn.Module):

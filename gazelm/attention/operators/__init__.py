@@ -25,7 +25,12 @@ OPERATORS: Registry[Operator] = Registry("attention operator", package=__name__)
 
 
 def register_operator(name: str, **meta: Any) -> Callable[[Operator], Operator]:
-    """Register an operator under ``name`` (meta: ``differentiable=True`` if it supports create_graph)."""
+    """Register an operator under ``name``.
+
+    Metadata: ``differentiable=True`` if it supports ``create_graph`` (usable inside a loss);
+    ``reads_text=True`` if it perturbs the prompt text, so callers pass ``tokenizer=`` and
+    ``texts=`` (the prompts the ids came from) as :func:`gazelm.attention.probe.probe_texts` does.
+    """
     return OPERATORS.register(name, **meta)
 
 

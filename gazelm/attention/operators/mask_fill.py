@@ -112,7 +112,7 @@ def _offsets(tokenizer, text: str, ids: list[int]) -> list[tuple[int, int]]:
     raise ValueError("mask_fill: `texts` do not tokenize to the given input_ids; pass the prompts the ids came from")
 
 
-@register_operator("mask_fill")
+@register_operator("mask_fill", reads_text=True)
 def mask_fill(model, input_ids: Tensor, attention_mask: Tensor | None = None, target: Target = Target(),
               *, tokenizer=None, texts: Sequence[str] | None = None, fill_model: FillModel | str | None = None,
               max_new_tokens: int | None = None, batched: bool = True, batch_size: int | None = None,
