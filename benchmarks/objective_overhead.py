@@ -30,7 +30,7 @@ from typing import Any, Callable
 import torch
 
 from gazelm.objectives.ce import CrossEntropy
-from gazelm.objectives.eyemulator import EyeMulator, objective_window_counts
+from gazelm.objectives.eyemulator import EyeMulator
 from gazelm.objectives.preference import GazePreference
 from gazelm.objectives.reward import RewardSFT
 
@@ -152,8 +152,9 @@ def main() -> None:
         ("ce_lora", CrossEntropy(), lora),
         ("gaze_preference_lora", GazePreference(), lora),
     ]
-    counts = {k: v.float() for k, v in objective_window_counts(batch).items()}
-    runners = [Runner(name, objective, copy.deepcopy(model), args.device, counts) for name, objective, model in specs]
+    runners = [Runner(name, objective, copy.deepcopy(model), args.device,
+                      {k: v.float() for k, v in objective.window_counts(batch).items()})
+               for name, objective, model in specs]
     for runner in runners:
         runner.step(batch, measure_memory=True)
         for _ in range(args.warmup):

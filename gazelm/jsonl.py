@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from gazelm.errors import GazelmInputError
+from gazelm.textfiles import decode_utf8
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -23,11 +24,7 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise GazelmInputError(f"not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start + 1})",
-                                       path=path, row=lineno) from None
+            line = decode_utf8(raw, path, lineno)
             if not line.strip():
                 continue
             try:

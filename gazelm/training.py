@@ -15,6 +15,8 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from gazelm.checkpoints import RunConfigInCheckpoint
+from gazelm.config_types import check_config_types
 from gazelm.data.datamodule import GazeDataModule
 from gazelm.distributed import teardown_job
 from gazelm.errors import GazelmInputError
@@ -22,6 +24,7 @@ from gazelm.models.backbones import Backbone
 from gazelm.models.module import GazeLM
 from gazelm.preflight import check_config, check_gaze_signal
 from gazelm.registry import import_plugins
+from gazelm.resume import check_ckpt_file, resolve_ckpt_path
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     build = instantiate(model_cfg, _partial_=True, _convert_="all")
     backbone: Backbone = build(corpus=corpus, **extra)
     datamodule.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
+    datamodule.attach_objective(objective)
     module = GazeLM(backbone, objective, optim=cfg.optim)
     return datamodule, module
 
@@ -106,18 +110,22 @@ def train(cfg: DictConfig) -> float | None:
     output_dir = cfg.paths.output_dir
     _quiet_lightning_tips()
     import_plugins(cfg.get("plugins"))
+    check_ckpt_file(cfg.get("ckpt_path"))
     try:
         check_config(cfg)
         cfg.seed = _seed(cfg)
+        check_config_types(cfg)
         datamodule, module = build_components(cfg)
         check_gaze_signal(cfg, datamodule, module.objective)
-        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=_named_components(cfg.get("callbacks")),
+        callbacks = [*_named_components(cfg.get("callbacks")), RunConfigInCheckpoint(cfg)]
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks,
                                          logger=_named_components(cfg.get("logger")) or False,
                                          default_root_dir=output_dir)
         _log_config(trainer, cfg, module)
         metrics: dict[str, float] = {}
         if cfg.get("train", True):
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+            ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), trainer, module, cfg)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             metrics.update(final_metrics(trainer))
         if cfg.get("test", True):
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

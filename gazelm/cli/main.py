@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "align": "probe model attention and score it against human attention",
     "report": "tables, significance tests and plots from a multirun directory",
     "gaze": "read eye-tracking files, fit priors, simulate scanpaths, compute weights",
+    "export": "write a trained checkpoint as a Hugging Face model folder (save_pretrained)",
 }
 
 

@@ -1,12 +1,15 @@
 """Batching: dynamic padding, length-grouped (and rank-sharded) batches, step windows."""
 from __future__ import annotations
 
+import itertools
+import logging
 import math
 import random
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 
+log = logging.getLogger(__name__)
 PAD_VALUES = {"labels": -100, "input_weights": 1.0, "label_weights": 1.0, "human_attention": 0.0,
               "source_mask": False, "code_token_mask": False, "gaze_mask": False}
 FLOAT_KEYS = {"input_weights", "label_weights", "human_attention"}
@@ -54,7 +57,8 @@ class LengthGroupedBatchSampler:
     each sorted by length (longest first) and cut into batches; batch order is then
     shuffled. With ``shuffle=False`` batches are sorted by length, for fast evaluation.
     Every rank gets the same number of batches (the batch list is padded by repeating
-    batches from its start), as ``DistributedSampler`` does.
+    batches from its start), as ``DistributedSampler`` does. The order is a pure function of
+    ``(seed, epoch)``; ``start`` skips the first batches of the epoch (resuming mid-epoch).
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, *, shuffle: bool = True, seed: int = 0,
@@ -63,7 +67,7 @@ class LengthGroupedBatchSampler:
             raise ValueError("batch_size must be >= 1")
         self.lengths, self.batch_size, self.shuffle, self.seed = list(lengths), batch_size, shuffle, seed
         self.mega_batch, self.rank, self.world_size, self.drop_last = mega_batch, rank, world_size, drop_last
-        self.epoch = 0
+        self.epoch, self.start = 0, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -91,60 +95,136 @@ class LengthGroupedBatchSampler:
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        return iter(self._batches())
+        return iter(self._batches()[self.start:])
 
     def __len__(self) -> int:
         return len(self._batches())
 
+    # -- position (resuming mid-epoch) --------------------------------------------------
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "start": self.start}
 
-def window_counts(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Counts that normalise a loss over an optimizer step (see ``Objective``).
+    def load_state_dict(self, state: Mapping[str, int]) -> None:
+        """Iterate epoch ``epoch`` from its batch ``start`` (the order does not depend on ``start``)."""
+        self.epoch, self.start = int(state["epoch"]), int(state["start"])
 
-    ``n_label_tokens`` (labels != -100), ``label_weight_sum``, and what the gaze
-    objectives divide by (input code tokens, examples, example-weight sums): one
-    definition, in :func:`gazelm.objectives.eyemulator.objective_window_counts`.
-    """
-    from gazelm.objectives.eyemulator import objective_window_counts
 
-    return objective_window_counts(batch)
+Counter = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+#: ``() -> (epoch, micro-batches of it the trainer has consumed, limit_train_batches)``
+Clock = Callable[[], tuple[int, int, "int | float | None"]]
+
+
+def batches_per_epoch(length: int, limit: int | float | None) -> int:
+    """Micro-batches an epoch takes under Lightning's ``limit_train_batches`` (int: a count, float: a fraction)."""
+    if limit is None:
+        return length
+    return min(length, limit) if isinstance(limit, int) else int(length * limit)
 
 
 class AccumulationWindows:
-    """Wrap a train loader: stamp each micro-batch with its optimizer step's totals.
+    """The training loader: one epoch of micro-batches, resumable mid-epoch, each stamped
+    with the totals of its optimizer step.
 
-    Reads ``accumulate`` batches ahead (one optimizer step), sums their
-    :func:`window_counts` and adds them as ``window_<name>`` to each, so an objective
-    can divide a summed loss by the step's total, exactly as one big batch would.
+    **Stamping.** Reads ``accumulate`` micro-batches ahead (one optimizer step; fewer at the
+    end of the epoch), sums ``counts(batch)`` over them (the objective's
+    :meth:`~gazelm.objectives.base.Objective.window_counts`) and adds the totals as
+    ``window_<name>`` to each, so an objective can divide a summed loss by the step's total,
+    exactly as one big batch would. ``counts=None`` stamps nothing.
+
+    **Position.** ``clock()`` (the trainer) says which epoch an iteration is and, when a
+    checkpoint is written, how many micro-batches of it were trained (:meth:`state_dict`).
+    After :meth:`load_state_dict` the next iteration continues that epoch right after those
+    micro-batches, with the same order and the same window totals as the uninterrupted run
+    (a window cut by the checkpoint is re-read from its start and re-stamped). Without a
+    clock the epoch is :meth:`set_epoch`'s and the position counts the batches yielded.
     """
 
-    def __init__(self, loader, accumulate: int = 1):
-        self.loader, self.accumulate = loader, max(1, int(accumulate))
+    def __init__(self, loader, accumulate: int = 1, counts: Counter | None = None, clock: Clock | None = None):
+        self.loader, self.accumulate, self.counts, self.clock = loader, max(1, int(accumulate)), counts, clock
+        self.epoch, self._position = 0, 0
+        self._iterated_epoch = 0  # the epoch the current (or last) iteration is
+        self._resume: dict[str, int] | None = None
 
     def __len__(self) -> int:
         return len(self.loader)
 
     @property
     def batch_sampler(self):
-        """Exposed so Lightning's per-epoch ``set_epoch`` reaches the sampler."""
         return getattr(self.loader, "batch_sampler", None)
 
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        window: list[dict[str, torch.Tensor]] = []
-        for batch in self.loader:
-            window.append(batch)
-            if len(window) == self.accumulate:
-                yield from self._stamp(window)
-                window = []
-        if window:
-            yield from self._stamp(window)
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
-    @staticmethod
-    def _stamp(window: list[dict[str, torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
+    def _now(self) -> tuple[int, int, int]:
+        """``(epoch, micro-batches consumed, micro-batches per epoch)``."""
+        if self.clock is None:
+            return self.epoch, self._position, len(self)
+        epoch, consumed, limit = self.clock()
+        return epoch, consumed, batches_per_epoch(len(self), limit)
+
+    def _fingerprint(self) -> dict[str, int]:
+        sampler = self.batch_sampler
+        return {"num_batches": len(self), "accumulate": self.accumulate,
+                **{k: getattr(sampler, k) for k in ("batch_size", "world_size", "seed") if hasattr(sampler, k)}}
+
+    # -- Lightning's stateful-loader protocol --------------------------------------------------------
+    def state_dict(self) -> dict[str, int]:
+        """``{"epoch", "batches"}``: where training continues (a finished epoch → the next one's start).
+
+        The epoch is the one this loader is iterating (the trainer's counter moves on before its
+        batch counter is reset, at the end of an epoch)."""
+        _, consumed, per_epoch = self._now()
+        epoch = self._iterated_epoch
+        if consumed >= per_epoch:
+            epoch, consumed = epoch + 1, 0
+        return {"epoch": epoch, "batches": consumed, **self._fingerprint()}
+
+    def load_state_dict(self, state: Mapping[str, int]) -> None:
+        changed = {k: (state[k], v) for k, v in self._fingerprint().items() if k in state and state[k] != v}
+        if changed:
+            log.warning("resuming the training data order with different settings (%s): the rest of epoch %s "
+                        "is not what the interrupted run would have seen",
+                        ", ".join(f"{k} {old} → {new}" for k, (old, new) in changed.items()), state["epoch"])
+        self._resume = {"epoch": int(state["epoch"]), "batches": int(state["batches"])}
+
+    def _start(self) -> tuple[int, int, int]:
+        """``(epoch, micro-batches to skip, micro-batches this epoch)`` for a new iteration; a loaded
+        position holds until the trainer has moved past its epoch."""
+        epoch, _, per_epoch = self._now()
+        if self._resume is not None:
+            if epoch <= self._resume["epoch"]:
+                return self._resume["epoch"], self._resume["batches"], per_epoch
+            self._resume = None
+        return epoch, 0, per_epoch
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        epoch, skip, per_epoch = self._start()
+        self._iterated_epoch = epoch
+        position = skip - skip % self.accumulate  # the start of the window the position falls in
+        self._position = position
+        if hasattr(self.batch_sampler, "load_state_dict"):
+            self.batch_sampler.load_state_dict({"epoch": epoch, "start": position})
+            batches = iter(self.loader)
+        else:  # any other iterable: read past the position
+            batches = itertools.islice(iter(self.loader), position, None)
+        while position < per_epoch:
+            window = list(itertools.islice(batches, min(self.accumulate, per_epoch - position)))
+            if not window:
+                return
+            self._stamp(window)
+            for offset, batch in enumerate(window):
+                if position + offset >= skip:  # the batches before the position were trained already
+                    self._position = position + offset + 1
+                    yield batch
+            position += len(window)
+
+    def _stamp(self, window: list[dict[str, torch.Tensor]]) -> None:
+        if self.counts is None:
+            return
         totals: dict[str, torch.Tensor] = {}
         for batch in window:
-            for name, value in window_counts(batch).items():
+            for name, value in self.counts(batch).items():
                 totals[name] = totals.get(name, 0) + value.float()
         for batch in window:
             for name, value in totals.items():
                 batch[f"window_{name}"] = value
-        return window

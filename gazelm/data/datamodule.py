@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import lightning as L
+import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
@@ -26,6 +27,12 @@ STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)
 
 def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
+
+
+def training_clock(trainer: L.Trainer) -> tuple[int, int, int | float | None]:
+    """The trainer's ``(epoch, micro-batches of it consumed, limit_train_batches)``;
+    ``batch_progress.current.ready`` is the count Lightning itself restores and resumes from."""
+    return trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.current.ready, trainer.limit_train_batches
 
 
 class GazeDataModule(L.LightningDataModule):
@@ -57,6 +64,9 @@ class GazeDataModule(L.LightningDataModule):
         self.causal = False
         self.add_bos = False
         self.accumulate = 1
+        self.window_counts = None  # the objective's counts, summed per optimizer step (attach_objective)
+        self._train_loader: AccumulationWindows | None = None
+        self._train_position: dict[str, int] | None = None
 
     # -- examples -----------------------------------------------------------------------
     def split_examples(self, split: str) -> list[Example]:
@@ -81,6 +91,10 @@ class GazeDataModule(L.LightningDataModule):
     def attach_tokenizer(self, tokenizer, causal: bool, add_bos: bool = False, identity: str = "") -> None:
         self.tokenizer, self.causal, self.add_bos = tokenizer, causal, add_bos
         self.tokenizer_identity = identity or getattr(tokenizer, "name_or_path", "") or str(len(tokenizer))
+
+    def attach_objective(self, objective) -> None:
+        """Training batches carry the step totals of ``objective.window_counts`` (exact normalisation)."""
+        self.window_counts = objective.window_counts
 
     # -- features -----------------------------------------------------------------------
     def _cache_path(self, split: str) -> Path | None:
@@ -137,16 +151,33 @@ class GazeDataModule(L.LightningDataModule):
                                             shuffle=train, seed=self.seed,
                                             mega_batch=self.mega_batch if self.length_grouped else 1,
                                             rank=rank, world_size=world)
-        if trainer is not None and train:
-            sampler.set_epoch(trainer.current_epoch)
         collate = partial(pad_batch, pad_token_id=self.tokenizer.pad_token_id,
                           pad_to_multiple_of=self.pad_to_multiple_of)
+        # the loader's own generator: starting an epoch's iterator draws its worker seed from it, not
+        # from the global RNG, so a resumed run's dropout masks are the uninterrupted run's
         return DataLoader(features, batch_sampler=sampler, collate_fn=collate, num_workers=self.num_workers,
+                          generator=torch.Generator().manual_seed(self.seed),
                           persistent_workers=False)
 
-    def train_dataloader(self):
-        accumulate = getattr(getattr(self, "trainer", None), "accumulate_grad_batches", 1)
-        return AccumulationWindows(self._loader("train", train=True), accumulate)
+    def train_dataloader(self) -> AccumulationWindows:
+        trainer = getattr(self, "trainer", None)
+        accumulate = getattr(trainer, "accumulate_grad_batches", 1)
+        clock = partial(training_clock, trainer) if trainer is not None else None
+        loader = AccumulationWindows(self._loader("train", train=True), accumulate, self.window_counts, clock)
+        if self._train_position is not None:
+            loader.load_state_dict(self._train_position)
+        self._train_loader = loader
+        return loader
+
+    # -- checkpoints: where in the training data a resumed run continues ----------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"train_position": self._train_loader.state_dict()} if self._train_loader is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restored before any loader exists (Lightning restores the DataModule first)."""
+        self._train_position = state.get("train_position")
+        if self._train_loader is not None and self._train_position is not None:
+            self._train_loader.load_state_dict(self._train_position)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", train=False)

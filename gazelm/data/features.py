@@ -12,6 +12,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from gazelm.atomic import atomic_path
 from gazelm.data.collate import BOOL_KEYS, FLOAT_KEYS, SEQUENCE_KEYS
 
 SCALAR_KEYS = ("n_prompt", "example_index")
@@ -63,11 +64,8 @@ class FeatureTable(Sequence[dict[str, Any]]):
         return (self[i] for i in range(self._n))
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.packed, tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            torch.save(self.packed, tmp)
 
     @classmethod
     def load(cls, path: str | Path) -> "FeatureTable":

@@ -18,6 +18,8 @@ from typing import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
+from gazelm.atomic import atomic_path
+
 SPECIAL_TOKENS = {"pad_token": "<pad>", "eos_token": "</s>", "unk_token": "<unk>", "bos_token": "<s>"}
 
 
@@ -47,8 +49,6 @@ def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int = 4096, min_freque
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
         tok.train_from_iterator(texts, trainer=trainer)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tok.save(str(tmp))
-            tmp.replace(path)
+            with atomic_path(path) as tmp:
+                tok.save(str(tmp))
     return PreTrainedTokenizerFast(tokenizer_object=tok, **SPECIAL_TOKENS)

@@ -32,12 +32,10 @@ and types.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import math
 import re
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -46,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from gazelm.errors import GazelmInputError
+from gazelm.textfiles import read_text as open_text  # noqa: F401 - the gaze readers' name for it
 
 COLUMNS: tuple[str, ...] = ("participant", "stimulus", "trial", "order", "duration_ms", "line", "col",
                             "token", "x", "y", "aoi")
@@ -161,24 +160,6 @@ class ReadLog:
 
 
 # ----------------------------------------------------------------------------- files
-
-def open_text(path: Path) -> str:
-    """Whole text of a (possibly gzipped) file; unreadable, truncated or non-UTF-8 → GazelmInputError."""
-    path = Path(path)
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as fh:
-                data = fh.read()
-        else:
-            data = path.read_bytes()
-    except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise GazelmInputError(f"cannot read file (truncated or corrupt): {exc}", path=path) from exc
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise GazelmInputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path, row=line) from exc
-
 
 def read_table(path: Path, sep: str, log: ReadLog, *, quoted: bool = True) -> pd.DataFrame:
     """A delimited text file as a frame of strings, plus ``source_row`` (its line number).

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from gazelm.atomic import write_text
 from gazelm.code.labels import LABEL_SET, SEMANTIC_LABELS
 from gazelm.errors import GazelmInputError
 
@@ -130,11 +131,11 @@ def save_priors(priors: GazePriors, directory: str | Path) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     beta = [{"semantic_label": b.label, "saccades_count": b.fixated, "word_count": b.total,
              "alpha": b.alpha, "beta": b.beta} for b in priors.betas.values()]
-    (d / "beta_distribution.json").write_text(json.dumps(beta, indent=1) + "\n")
+    write_text(d / "beta_distribution.json", json.dumps(beta, indent=1) + "\n")
     for n, name in _NGRAM_FILES.items():
         items = sorted(priors.ngrams(n).items(), key=lambda kv: (-kv[1], kv[0]))
-        (d / name).write_text(json.dumps({_key(k): v for k, v in items}, indent=1) + "\n")
-    (d / "priors_meta.json").write_text(json.dumps(priors.meta, indent=1, sort_keys=True) + "\n")
+        write_text(d / name, json.dumps({_key(k): v for k, v in items}, indent=1) + "\n")
+    write_text(d / "priors_meta.json", json.dumps(priors.meta, indent=1, sort_keys=True) + "\n")
     return d
 
 

@@ -14,34 +14,11 @@ import torch.distributed as dist
 from omegaconf import DictConfig, OmegaConf
 from transformers import get_scheduler
 
+from gazelm.checkpoints import load_rng_states, save_rng_states
 from gazelm.distributed import process_group_ready
 from gazelm.models.backbones import Backbone
 from gazelm.objectives.base import Objective
 from gazelm.objectives.tokens import token_log_probs
-
-def capture_rng_states() -> dict[str, Any]:
-    """RNG states as tensors and plain lists (loadable with ``weights_only=True``)."""
-    import random
-
-    import numpy as np
-
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    version, state, gauss = random.getstate()
-    return {"torch": torch.get_rng_state(), "python": [version, list(state), gauss],
-            "numpy": [kind, keys.tolist(), pos, has_gauss, cached]}
-
-
-def restore_rng_states(states: dict[str, Any]) -> None:
-    import random
-
-    import numpy as np
-
-    torch.set_rng_state(states["torch"])
-    version, state, gauss = states["python"]
-    random.setstate((version, tuple(state), gauss))
-    kind, keys, pos, has_gauss, cached = states["numpy"]
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
@@ -65,9 +42,11 @@ class GazeLM(L.LightningModule):
         """What a summed micro-batch loss is divided by (see ``gazelm.objectives.base``)."""
         window = batch.get(f"window_{key}")
         if window is None or not self.training:
-            from gazelm.data.collate import window_counts
-
-            return window_counts(dict(batch))[key].float().clamp(min=1e-8)
+            counts = self.objective.window_counts(dict(batch))
+            if key not in counts:
+                raise KeyError(f"{type(self.objective).__name__}.window_counts() has no {key!r} (it has "
+                               f"{', '.join(counts)}): return every count the loss divides by")
+            return counts[key].float().clamp(min=1e-8)
         total = window.detach().float().clone().to(self.device)
         world = 1
         if process_group_ready():
@@ -113,12 +92,11 @@ class GazeLM(L.LightningModule):
 
     # -- checkpoints --------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the RNG states, so a resumed run draws the same dropout masks."""
-        checkpoint["rng_states"] = capture_rng_states()
+        """Keep every rank's RNG states, so a resumed run draws the same dropout masks."""
+        save_rng_states(checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if "rng_states" in checkpoint:
-            restore_rng_states(checkpoint["rng_states"])
+        load_rng_states(checkpoint, self.global_rank)
 
     # -- optimisation -----------------------------------------------------------------
     def configure_optimizers(self) -> Any:

@@ -1,36 +1,66 @@
-"""The objective interface: ``loss(batch, outputs, module) -> (loss, logs)``.
+"""The objective interface: ``loss(batch, outputs, module) -> (loss, logs)`` and ``window_counts(batch)``.
 
 An objective is a small class; the one LightningModule (:mod:`gazelm.models.module`) runs
 the backbone forward and hands the objective the batch, the model outputs and itself.
 Adding an objective is one file here plus one YAML in ``conf/objective/``.
 
-Normalisation: ``module.items_normalizer(batch, key)`` returns the number that a *sum*
-over this micro-batch must be divided by so that gradients equal the gradient of
-``total sum / total items`` over the whole optimizer step (all gradient-accumulation
-micro-batches on all DDP ranks), as TRL does with ``num_items_in_batch``.
-``key`` names a per-window count stamped on every training batch by the DataModule:
-``"n_label_tokens"`` (labels != -100) or ``"label_weight_sum"`` (sum of ``label_weights``
-over those positions). Outside training it falls back to this batch's own count.
+Normalisation (exact under gradient accumulation and DDP, as TRL's ``num_items_in_batch``)
+------------------------------------------------------------------------------------------
+A loss is a *sum* over the micro-batch divided by ``module.items_normalizer(batch, key)``,
+which is the total of count ``key`` over the whole optimizer step (every gradient-accumulation
+micro-batch on every DDP rank), scaled so that Lightning's ``1/accumulate`` and DDP's
+``1/world`` averaging give exactly the gradient of ``total sum / total count``.
+
+The counts come from the objective itself: :meth:`Objective.window_counts` returns, for one
+micro-batch, every count its loss divides by (0-d tensors that add up over micro-batches).
+The DataModule's training loader calls it on the micro-batches of each optimizer step, adds
+them and stamps the totals on every micro-batch as ``window_<key>``; ``items_normalizer``
+all-reduces them over ranks. Outside training (or without stamps) it falls back to this
+micro-batch's own ``window_counts``. So an objective with a new denominator only overrides
+``window_counts``; nothing in ``gazelm.data`` knows about objectives.
+
+Rules for ``window_counts``: return a dict ``key -> 0-d tensor`` that is a plain *sum over the
+examples of the micro-batch* (so the sum over micro-batches is the step's count), computed
+from the batch alone (no model outputs), cheap, and containing every key the loss passes
+to ``items_normalizer`` (an objective that wraps others merges their counts). Count
+examples with :func:`example_count` and label tokens with :func:`label_token_count`, so a
+collate function that packs several examples into one row only needs to keep those exact.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from typing import Any, Sequence
 
 import torch
 
+from gazelm.objectives.tokens import IGNORE_INDEX
+
 Logs = dict[str, torch.Tensor]
 Batch = dict[str, torch.Tensor]
+Counts = dict[str, torch.Tensor]
+
+
+def label_token_count(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Positions that carry a label (``labels != -100``)."""
+    return (batch["labels"] != IGNORE_INDEX).sum()
+
+
+def example_count(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Examples in the micro-batch: one ``example_index`` entry per example (rows otherwise)."""
+    index = batch.get("example_index")
+    n = index.shape[0] if index is not None else batch["labels"].shape[0]
+    return torch.tensor(n, device=batch["labels"].device)
 
 
 class Objective:
-    """Base class. ``needs`` lists extra model outputs, e.g. ``{"attentions"}``.
+    """Base class: plain objectives set ``needs`` (extra model outputs, e.g. ``{"attentions"}``)
+    as a class attribute; objectives that wrap others make it a property of their parts.
 
     Objectives that train with gaze say so (``uses_gaze``) and say, from real batches, when
     the gaze they would use carries no information (``gaze_problem``), so a run that would
     silently train its gaze-free baseline is stopped before training (:mod:`gazelm.preflight`).
     """
 
-    needs: ClassVar[frozenset[str]] = frozenset()
+    needs: frozenset[str] = frozenset()
 
     @property
     def uses_gaze(self) -> bool:
@@ -48,6 +78,11 @@ class Objective:
 
     def setup(self, module: Any) -> None:
         """Called once the module and backbone exist (e.g. to build a reference model)."""
+
+    def window_counts(self, batch: dict[str, torch.Tensor]) -> Counts:
+        """The counts this objective's loss divides by, for one micro-batch (see the module
+        docstring). Default: the number of label tokens, ``n_label_tokens``."""
+        return {"n_label_tokens": label_token_count(batch)}
 
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
         raise NotImplementedError

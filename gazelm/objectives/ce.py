@@ -5,8 +5,8 @@ from typing import Any
 
 import torch
 
-from gazelm.objectives.base import Logs, Objective
-from gazelm.objectives.eyemulator import COUNT_KEYS, LOSS_ON, loss_labels
+from gazelm.objectives.base import Counts, Logs, Objective
+from gazelm.objectives.eyemulator import COUNT_KEYS, COUNTS, LOSS_ON, loss_labels
 from gazelm.objectives.tokens import token_log_probs
 
 
@@ -26,6 +26,9 @@ class CrossEntropy(Objective):
     @property
     def needs_causal_model(self) -> bool:
         return self.loss_on != "target"
+
+    def window_counts(self, batch: dict[str, torch.Tensor]) -> Counts:
+        return {key: COUNTS[key](batch) for key in COUNT_KEYS["active_tokens"][self.loss_on]}
 
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
         logp, mask = token_log_probs(outputs.logits, loss_labels(batch, self.loss_on), module.backbone.is_causal)

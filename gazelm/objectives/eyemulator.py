@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from gazelm.objectives.base import Logs, Objective
+from gazelm.objectives.base import Counts, Logs, Objective, label_token_count
 from gazelm.objectives.tokens import IGNORE_INDEX, align_for_causal, token_log_probs
 
 SCOPES = ("token", "example", "auto")
@@ -77,34 +77,27 @@ def input_code_labels(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return batch["input_ids"].masked_fill(~code, IGNORE_INDEX)
 
 
-def objective_window_counts(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Every count the gaze objectives normalise by, for one (micro-)batch.
+def _code_positions(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return input_code_labels(batch) != IGNORE_INDEX
 
-    Summed over an optimizer step's micro-batches (and all-reduced over ranks) these are
-    the ``items_normalizer`` keys: ``n_label_tokens``, ``label_weight_sum`` (as in
-    ``gazelm.data.collate.window_counts``), ``n_input_code_tokens`` and
-    ``input_code_weight_sum`` (code-token positions 1.. of the input, with ``input_weights``),
-    ``n_examples`` (batch size) and ``example_{max,mean}_weight_sum``
-    (Σ over examples of the example weight × its number of label tokens).
-    """
-    labels = batch["labels"]
-    active = labels != IGNORE_INDEX
-    counts: dict[str, torch.Tensor] = {
-        "n_label_tokens": active.sum(),
-        "n_examples": torch.tensor(labels.shape[0], device=labels.device),
-    }
-    if "label_weights" in batch:
-        counts["label_weight_sum"] = (batch["label_weights"].float() * active).sum()
-    if "code_token_mask" in batch:
-        code = input_code_labels(batch) != IGNORE_INDEX
-        counts["n_input_code_tokens"] = code.sum()
-        if "input_weights" in batch:
-            counts["input_code_weight_sum"] = (batch["input_weights"].float() * code).sum()
-            per_example_tokens = active.sum(-1).float()
-            for reduce in REDUCES:
-                w = example_weights(batch["input_weights"], batch["code_token_mask"], reduce)
-                counts[f"example_{reduce}_weight_sum"] = (w * per_example_tokens).sum()
-    return counts
+
+def _example_weight_sum(reduce: str):
+    def count(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        w = example_weights(batch["input_weights"], batch["code_token_mask"], reduce)
+        return (w * (batch["labels"] != IGNORE_INDEX).sum(-1).float()).sum()
+    return count
+
+
+#: What ``N`` is made of, per micro-batch: label tokens, Σ ``label_weights`` over them, input
+#: code-token positions 1.. (and Σ ``input_weights`` over them), Σ over examples of the example
+#: weight × its label tokens.
+COUNTS = {
+    "n_label_tokens": label_token_count,
+    "label_weight_sum": lambda b: (b["label_weights"].float() * (b["labels"] != IGNORE_INDEX)).sum(),
+    "n_input_code_tokens": lambda b: _code_positions(b).sum(),
+    "input_code_weight_sum": lambda b: (b["input_weights"].float() * _code_positions(b)).sum(),
+    **{f"example_{reduce}_weight_sum": _example_weight_sum(reduce) for reduce in REDUCES},
+}
 
 
 class EyeMulator(Objective):
@@ -159,11 +152,18 @@ class EyeMulator(Objective):
             weights = torch.where(batch["labels"] != IGNORE_INDEX, batch["label_weights"], batch["input_weights"])
         return loss_labels(batch, self.loss_on), weights
 
-    def _normalizer(self, batch: dict[str, torch.Tensor], module: Any) -> torch.Tensor:
+    def _normalizer_keys(self) -> tuple[str, ...]:
+        """The counts ``N`` is made of (their sum, for ``loss_on=both``)."""
         if self.scope == "example":
-            key = "n_label_tokens" if self.normalize == "active_tokens" else f"example_{self.reduce}_weight_sum"
-            return module.items_normalizer(batch, key)
-        return sum(module.items_normalizer(batch, k) for k in COUNT_KEYS[self.normalize][self.loss_on])
+            return ("n_label_tokens",) if self.normalize == "active_tokens" else (f"example_{self.reduce}_weight_sum",)
+        return COUNT_KEYS[self.normalize][self.loss_on]
+
+    def window_counts(self, batch: dict[str, torch.Tensor]) -> Counts:
+        """The counts of :data:`COUNTS` this configuration divides by."""
+        return {key: COUNTS[key](batch) for key in self._normalizer_keys()}
+
+    def _normalizer(self, batch: dict[str, torch.Tensor], module: Any) -> torch.Tensor:
+        return sum(module.items_normalizer(batch, k) for k in self._normalizer_keys())
 
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
         causal = module.backbone.is_causal

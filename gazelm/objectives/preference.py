@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from gazelm.objectives.base import Logs, Objective
+from gazelm.objectives.base import Counts, Logs, Objective, example_count
 from gazelm.objectives.eyemulator import EyeMulator, input_code_labels
 from gazelm.objectives.rewards import eval_mode
 from gazelm.objectives.tokens import IGNORE_INDEX
@@ -70,8 +70,15 @@ class GazePreference(Objective):
     def __init__(self, gamma: float = 0.1, beta: float = 0.1, sft: Objective | None = None):
         self.gamma, self.beta = float(gamma), float(beta)
         self.sft = sft if sft is not None else EyeMulator()
-        self.needs = frozenset(self.sft.needs)  # type: ignore[misc]
         self._reference: torch.nn.Module | None = None
+
+    @property
+    def needs(self) -> frozenset[str]:  # type: ignore[override]
+        return frozenset(self.sft.needs)
+
+    def window_counts(self, batch: dict[str, torch.Tensor]) -> Counts:
+        """The SFT term's counts and ``n_examples`` (the preference term is a mean over examples)."""
+        return {**self.sft.window_counts(batch), "n_examples": example_count(batch)}
 
     def gaze_problem(self, batches) -> str | None:
         """No example with code tokens both on and off the (pseudo-)scanpath: no preference pair."""

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import torch
 
-from gazelm.objectives.base import Logs, Objective
+from gazelm.objectives.base import Counts, Logs, Objective
 from gazelm.objectives.ce import CrossEntropy
 from gazelm.objectives.rewards import REWARDS
 
@@ -46,7 +46,13 @@ class RewardSFT(Objective):
             reward = REWARDS.get(reward)(**options)
         self.reward, self.lam, self.warmup_steps, self.delay_steps = reward, lam, warmup_steps, delay_steps
         self.sft = sft if sft is not None else CrossEntropy()
-        self.needs = frozenset(self.sft.needs) | frozenset(getattr(reward, "needs", ()))  # type: ignore[misc]
+
+    @property
+    def needs(self) -> frozenset[str]:  # type: ignore[override]
+        return frozenset(self.sft.needs) | frozenset(self.reward.needs)
+
+    def window_counts(self, batch: dict[str, torch.Tensor]) -> Counts:
+        return {**self.sft.window_counts(batch), **self.reward.window_counts(batch)}
 
     @property
     def uses_gaze(self) -> bool:

@@ -1,7 +1,8 @@
 """Rewards for reward-guided SFT (:class:`gazelm.objectives.reward.RewardSFT`).
 
-A reward is a small object with ``needs`` (extra model outputs) and
-``loss(batch, outputs, module) -> (L_reward, logs)``, registered by name in :data:`REWARDS`:
+A reward is an :class:`~gazelm.objectives.base.Objective` (``needs``, ``window_counts``,
+``loss(batch, outputs, module) -> (L_reward, logs)``), registered by name in :data:`REWARDS`;
+both rewards here are means over the step's examples (``window_counts``: ``n_examples``):
 
 - ``attention_motif``: differentiable agreement between the model's attention over the
   source and the human target (:mod:`gazelm.objectives.attention_alignment`);
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from functools import partial
-from typing import Any, Callable, ClassVar, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -29,7 +30,7 @@ from gazelm.objectives.attention_alignment import (
     human_target,
     pool_heads_layers,
 )
-from gazelm.objectives.base import Logs
+from gazelm.objectives.base import Counts, Logs, Objective, example_count
 from gazelm.objectives.tokens import IGNORE_INDEX, token_log_probs
 from gazelm.registry import Registry
 
@@ -37,8 +38,15 @@ REWARDS: Registry[Callable[..., Any]] = Registry("reward")
 Sampler = Callable[[Any, dict, bool], torch.Tensor]
 
 
+class ExampleMeanReward(Objective):
+    """A reward averaged over the optimizer step's examples."""
+
+    def window_counts(self, batch: dict[str, torch.Tensor]) -> Counts:
+        return {"n_examples": example_count(batch)}
+
+
 @REWARDS.register("attention_motif")
-class AttentionMotifReward:
+class AttentionMotifReward(ExampleMeanReward):
     """Model attention over the source vs the human target (augmented scanpath / measured attention).
 
     ``layers`` / ``heads``: indices to average (None = all; negative layers count from the
@@ -49,7 +57,7 @@ class AttentionMotifReward:
     from the rows that predict the target.
     """
 
-    needs: ClassVar[frozenset[str]] = frozenset({"attentions"})
+    needs = frozenset({"attentions"})
     uses_gaze = True
 
     def __init__(self, layers: Sequence[int] | None = None, heads: Sequence[int] | None = None,
@@ -193,14 +201,12 @@ def sequence_scores(metric: str, predictions: list[str], references: list[str], 
     return torch.tensor(result.per_example, dtype=torch.float32) / metric_scale(metric)
 
 
-class SelfCriticalReward:
+class SelfCriticalReward(ExampleMeanReward):
     """Self-critical policy gradient with a sequence metric (see the module docstring).
 
     ``sampler(module, batch, greedy) -> LongTensor [B, L]`` returns generated continuation
     ids (no prompt, no decoder start token); the default is :class:`GenerateSampler`.
     """
-
-    needs: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, metric: str = "codebleu", lang: str = "java", sampler: Sampler | None = None,
                  max_new_tokens: int = 64, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0):

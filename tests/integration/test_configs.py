@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from hydra.utils import get_object
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from gazelm.config import conf_dir
+from gazelm.config_types import annotation_problems, target_nodes
 from tests.helpers.compose import compose_config
 
 CONF = conf_dir()
@@ -26,24 +27,9 @@ def _options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-def _targets(node, path: str = ""):
-    if isinstance(node, (DictConfig, ListConfig)) and node._is_none():
-        return
-    if isinstance(node, DictConfig):
-        if "_target_" in node:
-            yield path, node
-        for key in node.keys():
-            value = node._get_node(key)
-            if isinstance(value, (DictConfig, ListConfig)):
-                yield from _targets(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(node, ListConfig):
-        for i, value in enumerate(node):
-            yield from _targets(value, f"{path}[{i}]")
-
-
 def check_targets(cfg: DictConfig) -> int:
     checked = 0
-    for path, node in _targets(cfg):
+    for path, node in target_nodes(cfg):
         if path.startswith("hydra"):
             continue
         target = get_object(node._target_)
@@ -66,6 +52,7 @@ def test_every_train_option_composes_and_binds(group: str, option: str, tmp_path
     cfg = compose_config([f"{prefix}{group}={option}"], output_dir=tmp_path)
     OmegaConf.resolve(cfg.paths)
     assert check_targets(cfg) >= 3  # data, model, objective at least
+    assert annotation_problems(cfg)[0] == {}  # every value has the type its target's signature annotates
 
 
 def test_default_config_is_the_embedded_default(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ OBJECTIVES = ["ce", "eyemulator", "reward_sft", "gaze_preference"]
 def _overrides(objective: str, model: str, lora: bool) -> list[str]:
     out = ["debug=limit", "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
            "trainer.limit_test_batches=1", "trainer.log_every_n_steps=1", "callbacks.model_checkpoint=null",
+           "callbacks.last_checkpoint=null",
            "callbacks.generation.max_samples=2", "callbacks.generation.generation.max_new_tokens=4",
            "gaze=eyelink_python", "model.tokenizer.vocab_size=600",
            "data.source.max_examples={train: 32, val: 4, test: 4}", f"objective={objective}", f"model={model}",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from gazelm.data.collate import AccumulationWindows, LengthGroupedBatchSampler, pad_batch
@@ -68,7 +69,11 @@ def test_accumulation_windows_stamp_step_totals() -> None:
         return {"labels": labels, "label_weights": torch.full((1, 4), weight)}
 
     loader = [b(1, 2.0), b(3, 1.0), b(2, 5.0)]
-    out = list(AccumulationWindows(loader, accumulate=2))
+    def counts(batch):
+        active = batch["labels"] != -100
+        return {"n_label_tokens": active.sum(), "label_weight_sum": (batch["label_weights"] * active).sum()}
+
+    out = list(AccumulationWindows(loader, accumulate=2, counts=counts))
     assert [float(x["window_n_label_tokens"]) for x in out] == [4.0, 4.0, 2.0]
     assert [float(x["window_label_weight_sum"]) for x in out] == [5.0, 5.0, 10.0]
 
@@ -91,3 +96,81 @@ def test_datamodule_without_length_grouping_still_shuffles(tmp_path) -> None:
         firsts = [dm.split_features("train").lengths("input_ids")[b[0]].item() for b in batches]
         assert sorted(i for b in batches for i in b) == list(range(64))
         assert firsts != sorted(firsts, reverse=True)  # shuffled batch order either way
+
+
+# -- resuming mid-epoch ------------------------------------------------------------------------------------
+LENGTHS = [3, 9, 1, 7, 4, 4, 2, 8, 5, 6, 1, 2, 9, 3, 7, 5, 2, 6, 8, 4, 3, 1]  # 22 examples, batches of 2 → 11
+
+
+class FakeTrainer:
+    """The trainer's side of the clock: its epoch, the micro-batches consumed, limit_train_batches."""
+
+    def __init__(self, epoch: int = 0, limit=None):
+        self.epoch, self.consumed, self.limit = epoch, 0, limit
+
+    def clock(self):
+        return self.epoch, self.consumed, self.limit
+
+
+def train_loader(trainer: FakeTrainer, accumulate: int = 3) -> AccumulationWindows:
+    from torch.utils.data import DataLoader
+
+    features = [_feat(list(range(1, n + 1)), [1] * n, i) for i, n in enumerate(LENGTHS)]
+    sampler = LengthGroupedBatchSampler(LENGTHS, 2, shuffle=True, seed=7, mega_batch=2)
+    loader = DataLoader(features, batch_sampler=sampler, collate_fn=lambda rows: pad_batch(rows, 0))
+    return AccumulationWindows(loader, accumulate, lambda b: {"n": (b["labels"] != -100).sum()}, trainer.clock)
+
+
+def run_epoch(loader: AccumulationWindows, trainer: FakeTrainer) -> list[tuple[list[int], float]]:
+    seen = []
+    for batch in loader:  # the trainer consumes a batch, then a checkpoint could be written
+        trainer.consumed += 1
+        seen.append((batch["example_index"].tolist(), float(batch["window_n"])))
+    return seen
+
+
+def test_epochs_are_reshuffled_through_the_trainer_clock() -> None:
+    trainer = FakeTrainer()
+    loader = train_loader(trainer)
+    first = run_epoch(loader, trainer)
+    trainer.epoch, trainer.consumed = 1, 0
+    second = run_epoch(loader, trainer)
+    assert sorted(i for b, _ in first for i in b) == sorted(i for b, _ in second for i in b) == list(range(22))
+    assert [b for b, _ in first] != [b for b, _ in second]
+
+
+@pytest.mark.parametrize("limit", [None, 8], ids=["whole-epoch", "limit_train_batches=8"])
+def test_resuming_after_any_micro_batch_continues_the_same_batches_and_windows(limit) -> None:
+    trainer = FakeTrainer(epoch=1, limit=limit)
+    loader = train_loader(trainer)
+    states, full = [], []
+    for batch in loader:
+        trainer.consumed += 1
+        full.append((batch["example_index"].tolist(), float(batch["window_n"])))
+        states.append(loader.state_dict())
+    per_epoch = limit or 11
+    assert len(full) == per_epoch
+    # window totals: the last window of a limited epoch stops at the limit
+    sizes = [sum(LENGTHS[i] for i in b) for b, _ in full]
+    assert [w for _, w in full] == [float(sum(sizes[s - s % 3:min(s - s % 3 + 3, per_epoch)])) for s in range(per_epoch)]
+    assert states[-1]["epoch"] == 2 and states[-1]["batches"] == 0  # a finished epoch resumes at the next one
+    for k, state in enumerate(states[:-1], start=1):  # killed after micro-batch k (mid-window too)
+        assert (state["epoch"], state["batches"]) == (1, k)
+        resumed_trainer = FakeTrainer(epoch=0, limit=limit)  # the loader starts before the trainer is restored
+        resumed = train_loader(resumed_trainer)
+        resumed.load_state_dict(state)
+        resumed_trainer.consumed = k
+        assert run_epoch(resumed, resumed_trainer) == full[k:]
+        resumed_trainer.epoch, resumed_trainer.consumed = 2, 0  # the next epoch starts from its beginning
+        assert len(run_epoch(resumed, resumed_trainer)) == per_epoch
+
+
+def test_without_a_clock_the_position_counts_the_batches_handed_out() -> None:
+    loader = AccumulationWindows([{"labels": torch.ones(1, 2)} for _ in range(7)], accumulate=3)
+    it = iter(loader)
+    for _ in range(5):
+        next(it)
+    assert loader.state_dict()["batches"] == 5
+    resumed = AccumulationWindows([{"labels": torch.full((1, 2), float(i))} for i in range(7)], accumulate=3)
+    resumed.load_state_dict(loader.state_dict())
+    assert [int(b["labels"][0, 0]) for b in resumed] == [5, 6]

@@ -8,19 +8,14 @@ import pytest
 import torch
 
 from gazelm.objectives.ce import CrossEntropy
-from gazelm.objectives.eyemulator import EyeMulator, example_weights, objective_window_counts
+from gazelm.objectives.eyemulator import EyeMulator, example_weights
+from tests.helpers.objectives import fake_module, random_batch
 
 LN = math.log
 
 
-def fake_module(causal: bool, accumulate: int = 1, window: dict | None = None, model=None) -> SimpleNamespace:
-    """Module stand-in: ``items_normalizer`` = the window total (or this batch's count) / accumulate."""
-    def items_normalizer(batch, key):
-        counts = window if window is not None else objective_window_counts(batch)
-        return counts[key].float() / accumulate
-
-    backbone = SimpleNamespace(is_causal=causal, model=model, has_lora=False, tokenizer=None)
-    return SimpleNamespace(backbone=backbone, global_step=0, items_normalizer=items_normalizer)
+def run(objective, batch: dict[str, torch.Tensor], logits: torch.Tensor, causal: bool):
+    return objective.loss(batch, SimpleNamespace(logits=logits), fake_module(objective, causal=causal))
 
 
 def logits_of(probs: list[list[list[float]]]) -> torch.Tensor:
@@ -46,26 +41,24 @@ def enc_batch() -> dict[str, torch.Tensor]:
 
 
 def test_token_scope_target_active_tokens_encoder_decoder():
-    loss, logs = EyeMulator().loss(enc_batch(), SimpleNamespace(logits=logits_of(P_ENC)), fake_module(False))
+    loss, logs = run(EyeMulator(), enc_batch(), logits_of(P_ENC), causal=False)
     expected = -(2 * LN(0.5) + 3 * LN(0.25) + 5 * LN(0.75)) / 3
     assert loss.item() == pytest.approx(expected, rel=1e-6)
     assert logs["ce"].item() == pytest.approx(-(LN(0.5) + LN(0.25) + LN(0.75)) / 3, rel=1e-6)
 
 
 def test_token_scope_weight_sum_normalisation():
-    loss, _ = EyeMulator(normalize="weight_sum").loss(enc_batch(), SimpleNamespace(logits=logits_of(P_ENC)),
-                                                      fake_module(False))
+    loss, _ = run(EyeMulator(normalize="weight_sum"), enc_batch(), logits_of(P_ENC), causal=False)
     assert loss.item() == pytest.approx(-(2 * LN(0.5) + 3 * LN(0.25) + 5 * LN(0.75)) / 10, rel=1e-6)
 
 
 @pytest.mark.parametrize("reduce,w", [("max", 4.0), ("mean", 3.0)])
 def test_example_scope(reduce, w):
-    out = SimpleNamespace(logits=logits_of(P_ENC))
-    loss, _ = EyeMulator(scope="example", reduce=reduce).loss(enc_batch(), out, fake_module(False))
+    loss, _ = run(EyeMulator(scope="example", reduce=reduce), enc_batch(), logits_of(P_ENC), causal=False)
     nll = -(LN(0.5) + LN(0.25) + LN(0.75))
     assert loss.item() == pytest.approx(w * nll / 3, rel=1e-6)
-    loss, _ = EyeMulator(scope="example", reduce=reduce, normalize="weight_sum").loss(enc_batch(), out,
-                                                                                      fake_module(False))
+    loss, _ = run(EyeMulator(scope="example", reduce=reduce, normalize="weight_sum"), enc_batch(), logits_of(P_ENC),
+                  causal=False)
     assert loss.item() == pytest.approx(w * nll / (3 * w), rel=1e-6)
 
 
@@ -103,34 +96,17 @@ def causal_batch() -> dict[str, torch.Tensor]:
 ])
 def test_causal_loss_on(loss_on, normalize, expected):
     objective = EyeMulator(loss_on=loss_on, normalize=normalize)
-    loss, _ = objective.loss(causal_batch(), SimpleNamespace(logits=logits_of(P_CAUSAL)), fake_module(True))
+    loss, _ = run(objective, causal_batch(), logits_of(P_CAUSAL), causal=True)
     assert loss.item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_input_loss_needs_causal_model():
     with pytest.raises(ValueError, match="needs a causal model"):
-        EyeMulator(loss_on="input").setup(fake_module(False))
+        EyeMulator(loss_on="input").setup(fake_module(causal=False))
     with pytest.raises(ValueError, match="scope=example"):
         EyeMulator(scope="example", loss_on="both")
     with pytest.raises(ValueError, match="unknown normalize"):
         EyeMulator(normalize="tokens")
-
-
-def random_batch(b: int, t: int, causal: bool, seed: int = 0, vocab: int = 50) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(t // 2, t + 1, (b,), generator=g)
-    mask = (torch.arange(t)[None] < lengths[:, None]).long()
-    ids = torch.randint(3, vocab, (b, t), generator=g) * mask
-    prompt = torch.randint(2, t // 2, (b,), generator=g)
-    pos = torch.arange(t)[None]
-    labels = ids.masked_fill((pos < prompt[:, None]) | (mask == 0), -100) if causal else ids.masked_fill(mask == 0, -100)
-    code = (pos >= 1) & (pos < prompt[:, None]) & (mask == 1)
-    weights = torch.where(code | (labels != -100), 1 + 4 * torch.rand(b, t, generator=g), torch.ones(b, t))
-    return {
-        "input_ids": ids, "attention_mask": mask, "labels": labels,
-        "label_weights": weights, "input_weights": weights, "code_token_mask": code,
-        "gaze_mask": code & (torch.rand(b, t, generator=g) < 0.5), "source_mask": code,
-    }
 
 
 @pytest.mark.parametrize("causal", [True, False])
@@ -140,56 +116,9 @@ def test_all_ones_equals_cross_entropy(causal, scope):
     batch["label_weights"] = torch.ones_like(batch["label_weights"])
     batch["input_weights"] = torch.ones_like(batch["input_weights"])
     logits = torch.randn(4, 12, 50, generator=torch.Generator().manual_seed(1))
-    module = fake_module(causal)
-    ce, _ = CrossEntropy().loss(batch, SimpleNamespace(logits=logits), module)
+    ce, _ = run(CrossEntropy(), batch, logits, causal)
     for normalize in ("active_tokens", "weight_sum"):
-        em, _ = EyeMulator(scope=scope, normalize=normalize).loss(batch, SimpleNamespace(logits=logits), module)
+        em, _ = run(EyeMulator(scope=scope, normalize=normalize), batch, logits, causal)
         assert torch.allclose(em, ce, rtol=1e-6, atol=0)
 
 
-def test_counts_agree_with_datamodule_window_counts():
-    from gazelm.data.collate import window_counts
-
-    batch = random_batch(5, 10, True)
-    ours, theirs = objective_window_counts(batch), window_counts(batch)
-    for key, value in theirs.items():
-        assert torch.allclose(ours[key].float(), value.float())
-
-
-def tiny_llama():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=32)
-    return LlamaForCausalLM(config).double()
-
-
-def grads(model) -> list[torch.Tensor]:
-    return [p.grad.detach().clone() for p in model.parameters() if p.grad is not None]
-
-
-@pytest.mark.parametrize("objective", [
-    EyeMulator(), EyeMulator(normalize="weight_sum"), EyeMulator(loss_on="both"),
-    EyeMulator(loss_on="input", normalize="weight_sum"), EyeMulator(scope="example", reduce="mean"),
-    EyeMulator(scope="example", normalize="weight_sum"),
-], ids=["token", "token-wsum", "both", "input-wsum", "example-mean", "example-wsum"])
-def test_gradient_accumulation_2x4_equals_batch_8(objective):
-    model = tiny_llama()
-    batch = random_batch(8, 12, causal=True, seed=3)
-    module = fake_module(True)
-
-    def step(b, m):
-        return objective.loss(b, model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]), m)[0]
-
-    step(batch, module).backward()
-    full = grads(model)
-    model.zero_grad()
-    halves = [{k: v[:4] for k, v in batch.items()}, {k: v[4:] for k, v in batch.items()}]
-    window = {k: objective_window_counts(halves[0])[k] + objective_window_counts(halves[1])[k]
-              for k in objective_window_counts(halves[0])}
-    accumulated = fake_module(True, accumulate=2, window=window)
-    for half in halves:
-        (step(half, accumulated) / 2).backward()  # Lightning divides by accumulate_grad_batches
-    for a, b in zip(full, grads(model)):
-        assert torch.allclose(a, b, rtol=1e-5, atol=1e-8)

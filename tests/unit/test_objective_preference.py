@@ -8,19 +8,9 @@ import pytest
 import torch
 
 from gazelm.objectives.base import Objective
-from gazelm.objectives.eyemulator import objective_window_counts
 from gazelm.objectives.preference import GazePreference, preference_loss
 from gazelm.objectives.tokens import token_log_probs
-
-
-def fake_module(causal: bool, model=None, accumulate: int = 1, window: dict | None = None) -> SimpleNamespace:
-    """Module stand-in: ``items_normalizer`` = the window total (or this batch's count) / accumulate."""
-    def items_normalizer(batch, key):
-        counts = window if window is not None else objective_window_counts(batch)
-        return counts[key].float() / accumulate
-
-    backbone = SimpleNamespace(is_causal=causal, model=model, tokenizer=None, has_lora=hasattr(model, "peft_config"))
-    return SimpleNamespace(backbone=backbone, global_step=0, items_normalizer=items_normalizer)
+from tests.helpers.objectives import fake_module
 
 
 class Zero(Objective):
@@ -72,7 +62,7 @@ def test_total_loss_by_hand_with_given_reference():
     ref = torch.tensor([[[0.2, 0.3, 0.5], [0.1, 0.1, 0.8], [0.25, 0.5, 0.25], [1 / 3] * 3, [1 / 3] * 3]]).log()
     objective = GazePreference(gamma=0.5, beta=2.0)
     objective.reference_logits = lambda batch, module: ref  # the hand-made reference model
-    loss, logs = objective.loss(hand_batch(), SimpleNamespace(logits=policy), fake_module(True))
+    loss, logs = objective.loss(hand_batch(), SimpleNamespace(logits=policy), fake_module(objective))
     sft = -2.0 * math.log(0.4) / 1  # EyeMulator token scope: weight 2 on the one label, / 1 label
     r_path = math.log(0.6 / 0.3)  # token 1 predicted from row 0
     r_off = (math.log(0.8 / 0.8) + math.log(0.5 / 0.25)) / 2  # tokens 2, 0 from rows 1, 2
@@ -82,7 +72,7 @@ def test_total_loss_by_hand_with_given_reference():
 
 def test_encoder_decoder_is_rejected_with_a_clear_error():
     with pytest.raises(ValueError, match="needs a causal model"):
-        GazePreference().setup(fake_module(False))
+        GazePreference().setup(fake_module(causal=False))
 
 
 def tiny_llama():
@@ -109,13 +99,13 @@ def margin_of(model, reference, batch) -> float:
     objective = GazePreference(sft=Zero())
     objective.reference_logits = lambda b, m: reference
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    return objective.loss(batch, out, fake_module(True, model))[1]["pref_margin"].item()
+    return objective.loss(batch, out, fake_module(objective, model=model))[1]["pref_margin"].item()
 
 
 def test_copy_reference_is_frozen_and_a_step_moves_probability_onto_the_path():
     model = tiny_llama()
     objective = GazePreference(gamma=1.0, beta=0.1, sft=Zero())
-    module = fake_module(True, model)
+    module = fake_module(objective, model=model)
     objective.setup(module)
     assert objective._reference is not model
     assert all(not p.requires_grad for p in objective._reference.parameters())
@@ -146,8 +136,8 @@ def test_lora_reference_uses_disabled_adapters_without_a_copy():
         for name, p in model.named_parameters():
             if "lora_B" in name:
                 p.normal_(0, 0.5)
-    module = fake_module(True, model)
     objective = GazePreference(gamma=1.0, sft=Zero())
+    module = fake_module(objective, model=model)
     objective.setup(module)
     assert objective._reference is None
     ref = objective.reference_logits(batch, module)
@@ -159,32 +149,6 @@ def test_lora_reference_uses_disabled_adapters_without_a_copy():
     loss.backward()
     lora_grads = [p.grad for n, p in model.named_parameters() if "lora_" in n]
     assert lora_grads and all(g is not None for g in lora_grads)
-
-
-def test_gradient_accumulation_2x4_equals_batch_8():
-    model = tiny_llama().double()
-    objective = GazePreference(gamma=0.5, beta=1.0)
-    objective.setup(fake_module(True, model))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))  # policy ≠ reference
-    batch = random_batch(2, b=8)
-    batch["input_weights"] = batch["label_weights"] = 1 + torch.rand(8, 12, dtype=torch.float64)
-
-    def run(b, m):
-        out = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"])
-        return objective.loss(b, out, m)[0]
-
-    run(batch, fake_module(True, model)).backward()
-    full = [p.grad.clone() for p in model.parameters()]
-    model.zero_grad()
-    halves = [{k: v[:4] for k, v in batch.items()}, {k: v[4:] for k, v in batch.items()}]
-    counts = [objective_window_counts(h) for h in halves]
-    window = {k: counts[0][k] + counts[1][k] for k in counts[0]}
-    for h in halves:
-        (run(h, fake_module(True, model, accumulate=2, window=window)) / 2).backward()
-    for a, b in zip(full, [p.grad for p in model.parameters()]):
-        assert torch.allclose(a, b, rtol=1e-5, atol=1e-8)
 
 
 def test_code_token_log_probs_match_full_log_softmax_on_code_tokens_only():

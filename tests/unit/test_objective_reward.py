@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gazelm.objectives.eyemulator import objective_window_counts
+from gazelm.objectives.base import Objective
 from gazelm.objectives.reward import RewardSFT, warmup_lambda
 from gazelm.objectives.rewards import (
     AttentionMotifReward,
@@ -17,19 +17,7 @@ from gazelm.objectives.rewards import (
     before_eos,
     prompt_batch,
 )
-
-
-def fake_module(causal: bool, model=None, tokenizer=None, step: int = 0, accumulate: int = 1,
-                window: dict | None = None) -> SimpleNamespace:
-    """Module stand-in: ``items_normalizer`` = the window total (or this batch's count) / accumulate."""
-    def items_normalizer(batch, key):
-        counts = window if window is not None else objective_window_counts(batch)
-        return counts[key].float() / accumulate
-
-    backbone = SimpleNamespace(is_causal=causal, model=model, tokenizer=tokenizer,
-                               has_lora=hasattr(model, "peft_config"))
-    return SimpleNamespace(backbone=backbone, global_step=step, items_normalizer=items_normalizer)
-
+from tests.helpers.objectives import fake_module
 
 # ------------------------------------------------------------------ λ schedule
 
@@ -66,7 +54,8 @@ def enc_dec_case():
 
 def test_attention_motif_encoder_decoder_by_hand():
     batch, outputs, kl, _ = enc_dec_case()
-    loss, logs = AttentionMotifReward(target="gaze_mask").loss(batch, outputs, fake_module(False))
+    reward = AttentionMotifReward(target="gaze_mask")
+    loss, logs = reward.loss(batch, outputs, fake_module(reward, causal=False))
     assert loss.item() == pytest.approx(kl, rel=1e-5)
     assert logs["attention_valid"].item() == 1.0
 
@@ -85,9 +74,10 @@ def test_attention_motif_causal_by_hand():
     attn[0, 0, 4] = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0])  # row 4 predicts nothing
     outputs = SimpleNamespace(attentions=(attn,))
     # mean rows 2, 3 = [0.15, 0.2, 0.45, 0.2, 0]; source keys 1, 2 → [0.2, 0.45] / 0.65; target [1, 0]
-    kl, _ = AttentionMotifReward(target="gaze_mask").loss(batch, outputs, fake_module(True))
+    kl_reward, cos_reward = AttentionMotifReward(target="gaze_mask"), AttentionMotifReward(divergence="cosine")
+    kl, _ = kl_reward.loss(batch, outputs, fake_module(kl_reward))
     assert kl.item() == pytest.approx(math.log(0.65 / 0.2), rel=1e-5)
-    cos, _ = AttentionMotifReward(divergence="cosine").loss(batch, outputs, fake_module(True))
+    cos, _ = cos_reward.loss(batch, outputs, fake_module(cos_reward))
     assert cos.item() == pytest.approx(1 - 0.2 / math.hypot(0.2, 0.45), rel=1e-5)
 
 
@@ -96,20 +86,19 @@ def test_reward_sft_adds_lambda_times_reward():
     objective = RewardSFT(reward="attention_motif", lam=0.5, warmup_steps=10,
                           reward_options={"attention_motif": {"target": "gaze_mask", "layers": [-1]}})
     assert objective.needs == {"attentions"}
-    loss, logs = objective.loss(batch, outputs, fake_module(False, step=4))
+    loss, logs = objective.loss(batch, outputs, fake_module(objective, causal=False, step=4))
     assert loss.item() == pytest.approx(ce + 0.2 * kl, rel=1e-5)
     assert logs["lambda"].item() == pytest.approx(0.2)
 
 
 def test_reward_not_computed_while_lambda_is_zero():
-    class Exploding:
-        needs = frozenset()
-
+    class Exploding(Objective):
         def loss(self, *args):
             raise AssertionError("reward computed during the delay")
 
     batch, outputs, _, ce = enc_dec_case()
-    loss, _ = RewardSFT(reward=Exploding(), lam=1.0, delay_steps=3).loss(batch, outputs, fake_module(False, step=2))
+    objective = RewardSFT(reward=Exploding(), lam=1.0, delay_steps=3)
+    loss, _ = objective.loss(batch, outputs, fake_module(objective, causal=False, step=2))
     assert loss.item() == pytest.approx(ce, rel=1e-6)
 
 
@@ -227,8 +216,8 @@ def expected_sum_logp_enc_dec(model, sequences: list[str]) -> float:
 def test_self_critical_with_fixed_sampler(causal, swap):
     model = (tiny_llama() if causal else tiny_t5()).eval()
     batch = causal_batch() if causal else enc_dec_batch()
-    module = fake_module(causal, model, word_tokenizer())
     reward = SelfCriticalReward(metric="bleu_sacre", sampler=FixedSampler(swap))
+    module = fake_module(reward, causal=causal, model=model, tokenizer=word_tokenizer())
     loss, logs = reward.loss(batch, None, module)
     sampled = ["a a </s>", "b </s>"] if swap else TARGETS
     expected_fn = expected_sum_logp_causal if causal else expected_sum_logp_enc_dec
@@ -251,7 +240,7 @@ def test_prompt_batch_left_pads_causal_prompts_and_before_eos():
 def test_generate_sampler_returns_continuations(causal):
     model = tiny_llama() if causal else tiny_t5()
     batch = causal_batch() if causal else enc_dec_batch()
-    module = fake_module(causal, model, word_tokenizer())
+    module = fake_module(causal=causal, model=model, tokenizer=word_tokenizer())
     sampler = GenerateSampler(max_new_tokens=3)
     greedy = sampler(module, batch, True)
     assert greedy.shape[0] == 2 and 1 <= greedy.shape[1] <= 3
@@ -266,7 +255,8 @@ def test_attention_reward_gradient_reaches_attention_weights(causal):
     kwargs = {} if causal else {"labels": batch["labels"]}
     outputs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_attentions=True,
                     **kwargs)
-    loss, logs = AttentionMotifReward(target="gaze_mask").loss(batch, outputs, fake_module(causal, model))
+    reward = AttentionMotifReward(target="gaze_mask")
+    loss, logs = reward.loss(batch, outputs, fake_module(reward, causal=causal, model=model))
     assert logs["attention_valid"].item() == 1.0 and loss.item() > 0
     loss.backward()
     name = "self_attn.q_proj" if causal else "EncDecAttention.q"
@@ -274,23 +264,3 @@ def test_attention_reward_gradient_reaches_attention_weights(causal):
     assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
 
 
-def test_attention_reward_gradient_accumulation_2x2_equals_batch_4():
-    model = tiny_llama().double()
-    two = causal_batch()
-    batch = {k: torch.cat([v, v.flip(0)]) for k, v in two.items()}
-    objective = RewardSFT(reward="attention_motif", lam=0.7, reward_options={"attention_motif": {"target": "gaze_mask"}})
-
-    def run(b, m):
-        out = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"], output_attentions=True)
-        return objective.loss(b, out, m)[0]
-
-    run(batch, fake_module(True, model)).backward()
-    full = [p.grad.clone() for p in model.parameters()]
-    model.zero_grad()
-    halves = [{k: v[:1] for k, v in batch.items()}, {k: v[1:] for k, v in batch.items()}]
-    counts = [objective_window_counts(h) for h in halves]
-    window = {k: counts[0][k] + counts[1][k] for k in counts[0]}
-    for h in halves:
-        (run(h, fake_module(True, model, accumulate=2, window=window)) / 2).backward()
-    for a, b in zip(full, [p.grad for p in model.parameters()]):
-        assert torch.allclose(a, b, rtol=1e-5, atol=1e-8)

@@ -13,6 +13,7 @@ from gazelm.data.example import Example
 from gazelm.data.sources import register_source
 from gazelm.data.sources.common import check_split, check_task, limit, missing, nonempty, require_file
 from gazelm.errors import GazelmInputError
+from gazelm.textfiles import read_text
 
 _FILE_SPLIT = {"train": "train", "val": "valid", "test": "test"}
 _LANG = {"java": ("java", "java"), "cs": ("cs", "c_sharp")}
@@ -20,8 +21,7 @@ _LANG = {"java": ("java", "java"), "cs": ("cs", "c_sharp")}
 
 def _read_lines(path: Path) -> list[str]:
     """Lines split on "\n" only (a stray "\r" inside a line must not shift the alignment)."""
-    with open(require_file(path, "CodeXGLUE file"), encoding="utf-8", newline="") as fh:
-        lines = fh.read().split("\n")
+    lines = read_text(require_file(path, "CodeXGLUE file")).split("\n")
     return [line.rstrip("\r") for line in (lines[:-1] if lines and lines[-1] == "" else lines)]
 
 

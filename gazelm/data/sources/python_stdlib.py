@@ -19,6 +19,7 @@ import sysconfig
 from functools import lru_cache
 from pathlib import Path
 
+from gazelm.atomic import write_text
 from gazelm.data.example import Example
 from gazelm.data.sources import register_source
 from gazelm.data.sources.common import check_split, check_task, fixed_tasks, hash_split, limit, nonempty
@@ -108,12 +109,7 @@ def _collect(root: str, min_lines: int, max_lines: int, cache_dir: str | None) -
     rows = [f for path in _stdlib_files(root_path) for f in _functions(path, root_path, min_lines, max_lines)]
     rows.sort(key=lambda r: r["key"])
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row) + "\n")
-        tmp.replace(cache)
+        write_text(cache, "".join(json.dumps(row) + "\n" for row in rows))
     return tuple(rows)
 
 

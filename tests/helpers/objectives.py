@@ -1,0 +1,84 @@
+"""Shared pieces for objective tests: one module stand-in, a tiny model, a random batch, and
+the gradient of one optimizer step (micro-batches stamped as the training loader stamps them)."""
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Sequence
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from gazelm.config import conf_dir
+from gazelm.data.collate import AccumulationWindows
+from gazelm.models.module import GazeLM
+from gazelm.objectives.base import Objective
+
+
+def fake_module(objective: Objective | None = None, *, causal: bool = True, model: Any = None, tokenizer: Any = None,
+                step: int = 0, accumulate: int = 1) -> SimpleNamespace:
+    """A :class:`GazeLM` stand-in with the real ``items_normalizer`` (stamped step totals, all-reduced
+    under DDP, or this batch's ``objective.window_counts``) and a backbone namespace."""
+    backbone = SimpleNamespace(is_causal=causal, model=model, tokenizer=tokenizer,
+                               has_lora=hasattr(model, "peft_config"))
+    fake = SimpleNamespace(objective=objective, training=True, device=torch.device("cpu"), global_step=step,
+                           backbone=backbone)
+    fake._trainer = fake.trainer = SimpleNamespace(accumulate_grad_batches=accumulate)
+    fake.items_normalizer = lambda batch, key: GazeLM.items_normalizer(fake, batch, key)
+    return fake
+
+
+def tiny_llama(vocab: int = 50, seed: int = 0, dtype: torch.dtype = torch.float64):
+    """A 1-layer Llama with eager attention (attention weights available)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=vocab, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=32,
+                         attn_implementation="eager")
+    return LlamaForCausalLM(config).to(dtype)
+
+
+def random_batch(b: int, t: int, causal: bool = True, seed: int = 0, vocab: int = 50) -> dict[str, torch.Tensor]:
+    """Every key a training batch can carry, with very different lengths and weights per row."""
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(t // 2, t + 1, (b,), generator=g)
+    mask = (torch.arange(t)[None] < lengths[:, None]).long()
+    ids = torch.randint(3, vocab, (b, t), generator=g) * mask
+    prompt = torch.randint(2, t // 2, (b,), generator=g)
+    pos = torch.arange(t)[None]
+    labels = ids.masked_fill((pos < prompt[:, None]) | (mask == 0), -100) if causal else ids.masked_fill(mask == 0, -100)
+    code = (pos >= 1) & (pos < prompt[:, None]) & (mask == 1)
+    weights = torch.where(code | (labels != -100), 1 + 4 * torch.rand(b, t, generator=g), torch.ones(b, t))
+    return {
+        "input_ids": ids, "attention_mask": mask, "labels": labels,
+        "label_weights": weights, "input_weights": weights, "code_token_mask": code,
+        "gaze_mask": code & (torch.rand(b, t, generator=g) < 0.5), "source_mask": code,
+        "example_index": torch.arange(b),
+    }
+
+
+def rows(batch: dict[str, torch.Tensor], index: slice | Sequence[int]) -> dict[str, torch.Tensor]:
+    return {k: v[index] for k, v in batch.items()}
+
+
+def shipped_objectives() -> dict[str, Objective]:
+    """Every ``conf/objective/*.yaml``, built as ``gazelm train objective=<name>`` builds it."""
+    return {p.stem: instantiate(OmegaConf.load(p)) for p in sorted(Path(conf_dir(), "objective").glob("*.yaml"))}
+
+
+def step_gradients(objective: Objective, model: torch.nn.Module, micro_batches: list[dict[str, torch.Tensor]],
+                   accumulate: int, step: int = 10_000) -> torch.Tensor:
+    """The gradient Lightning's automatic optimisation accumulates over ``micro_batches``: each
+    micro-batch's loss / ``accumulate``, backward, summed (micro-batches stamped with the step's
+    ``objective.window_counts`` totals, as the training loader stamps them)."""
+    module = fake_module(objective, causal=True, model=model, step=step, accumulate=accumulate)
+    objective.setup(module)
+    model.zero_grad()
+    for batch in AccumulationWindows([dict(b) for b in micro_batches], accumulate, objective.window_counts):
+        outputs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                        output_attentions="attentions" in objective.needs)
+        loss, _ = objective.loss(batch, outputs, module)
+        (loss / accumulate).backward()
+    return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
