@@ -131,8 +131,8 @@ def config_problems(cfg: DictConfig) -> list[str]:
 def check_config(cfg: DictConfig) -> None:
     """Raise :class:`GazelmInputError` listing every problem of ``cfg``."""
     problems = config_problems(cfg)
-    if problems:
-        raise GazelmInputError("the config cannot run:\n  - " + "\n  - ".join(problems))
+    if problems:  # one line, as every CLI error
+        raise GazelmInputError("the config cannot run: " + "; ".join(problems))
 
 
 def gaze_problem(objective: Any, batches: Iterable[dict]) -> str | None:
