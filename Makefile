@@ -42,8 +42,9 @@ sweep: install ## a small gaze ablation offline: {ce, eyemulator} x 2 seeds, std
 	    "data.source.max_examples={train: 500, val: 50, test: 50}" hydra.sweep.dir=outputs/multiruns/make-sweep $(ARGS)
 	$(BIN)/gazelm report outputs/multiruns/make-sweep --baseline objective=ce
 
-bench: install ## every benchmark in benchmarks/ (each prints RATIO last)
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+bench: install ## every benchmark in benchmarks/ (each prints RATIO last; arms interleaved, see docs/benchmarks.md)
+	$(BIN)/python -m pip install -q -c requirements/lock.txt -e ".[bench]"
+	@for b in $$(grep -l '__name__ == "__main__"' benchmarks/*.py); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lock: install ## re-pin requirements/lock.txt from the current .venv
 	@{ echo "# Exact versions CI and \`make install\` use (pip constraints; regenerate: make lock)."; \

@@ -1,35 +1,32 @@
-"""Batched attribution vs the one-at-a-time loop a user would otherwise write.
+"""Batched attribution vs the one-at-a-time loop a user would otherwise write, interleaved.
 
-On a tiny random-weight Llama (BPE tokenizer trained on the prompts) over HumanEval prompts:
+On a tiny random-weight Llama (BPE tokenizer trained on the prompts) over HumanEval prompts,
+arms in their own processes, timed in shuffled rounds (``interleave.py``), one prompt a step:
 
-- ``mask_fill``: all perturbed variants of a prompt in ONE greedy ``generate`` call
-  (``batched=True``) vs one ``generate`` call per variant (``batched=False``);
-- ``integrated_gradients``: all ``n_steps`` interpolation points in ONE forward/backward batch
-  vs one step per forward/backward (captum ``internal_batch_size=1``).
+- ``mask_fill_batched`` / ``mask_fill_loop``: all perturbed variants of a prompt in ONE greedy
+  ``generate`` call (``batched=True``) vs one ``generate`` call per variant;
+- ``ig_batched`` / ``ig_loop``: all ``n_steps`` integrated-gradients points in ONE
+  forward/backward batch vs one step per forward/backward (captum ``internal_batch_size=1``).
 
 The fill model is a deterministic stand-in (each word upper-cased; no BERT download), so both
-arms pay the same fill cost and the timing isolates generation. Both arms give the same scores
-(checked). Last line: ``RATIO <mask_fill loop time ÷ batched time>``.
+arms pay the same fill cost and the timing isolates generation. Before the rounds the script
+checks on a few prompts that both arms give the same scores. Last line:
+``RATIO <mask_fill batched prompts/s ÷ loop prompts/s>`` (median of per-round ratios).
 
-    python benchmarks/attribution_speed.py --prompts 50
+    python benchmarks/attribution_speed.py [--prompts 50] [--rounds 8] [--steps 3] [--threads N]
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
-import torch
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gazelm.attention.operators import get_operator  # noqa: E402
-from gazelm.attention.operators.mask_fill import word_spans  # noqa: E402
-from gazelm.data.sources.kou_labels import load_humaneval_prompts  # noqa: E402
-from gazelm.data.tokenizer_training import train_bpe_tokenizer  # noqa: E402
-from gazelm.models.backbones import model_from_config, tiny_config  # noqa: E402
+from interleave import pull_loop, report, run_rounds, serve, worker_arm  # noqa: E402
 
 
 class UpperFill:
@@ -37,24 +34,16 @@ class UpperFill:
         return [text[a:b].upper() for text, a, b in items]
 
 
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
+def setup(args):
+    import torch
 
+    from gazelm.data.sources.kou_labels import load_humaneval_prompts
+    from gazelm.data.tokenizer_training import train_bpe_tokenizer
+    from gazelm.models.backbones import model_from_config, tiny_config
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--prompts", type=int, default=50)
-    parser.add_argument("--max-new-tokens", type=int, default=8)
-    parser.add_argument("--ig-steps", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads for both arms (default: torch's, i.e. all cores)")
-    args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
     prompts = list(load_humaneval_prompts().values())[: args.prompts]
     tokenizer = train_bpe_tokenizer(prompts, vocab_size=512, trim_offsets=False)
     torch.manual_seed(0)
@@ -62,33 +51,70 @@ def main() -> None:
                               vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
                               eos_token_id=tokenizer.eos_token_id, attn_implementation="eager").eval()
     encoded = [tokenizer(p, return_tensors="pt") for p in prompts]
-    words = sum(len(word_spans(p)) for p in prompts)
-    print(f"{len(prompts)} HumanEval prompts, {words} words, mean {sum(e['input_ids'].shape[1] for e in encoded) / len(encoded):.0f} "
-          f"tokens; tiny Llama d=32 L=2; {args.max_new_tokens} new tokens; {torch.get_num_threads()} threads")
+    return prompts, tokenizer, model, encoded
 
-    mask_fill = get_operator("mask_fill")
 
-    def run_mask_fill(batched: bool):
-        return [mask_fill(model, e["input_ids"], e["attention_mask"], tokenizer=tokenizer, texts=[p],
-                          fill_model=UpperFill(), max_new_tokens=args.max_new_tokens, batched=batched)
-                for p, e in zip(prompts, encoded)]
+def attribute(args, arm: str, prompt: str, enc, tokenizer, model):
+    from gazelm.attention.operators import get_operator
 
-    ig = get_operator("integrated_gradients")
+    method, mode = arm.rsplit("_", 1)
+    batched = mode == "batched"
+    if method == "mask_fill":
+        return get_operator("mask_fill")(model, enc["input_ids"], enc["attention_mask"], tokenizer=tokenizer,
+                                         texts=[prompt], fill_model=UpperFill(),
+                                         max_new_tokens=args.max_new_tokens, batched=batched)
+    return get_operator("integrated_gradients")(model, enc["input_ids"], enc["attention_mask"], n_steps=args.ig_steps,
+                                                batched=batched)
 
-    def run_ig(batched: bool):
-        return [ig(model, e["input_ids"], e["attention_mask"], n_steps=args.ig_steps, batched=batched) for e in encoded]
 
-    t_mf_batched, mf_batched = timed(lambda: run_mask_fill(True))
-    t_mf_loop, mf_loop = timed(lambda: run_mask_fill(False))
-    same_mf = all(torch.allclose(a, b, atol=1e-6) for a, b in zip(mf_batched, mf_loop))
-    t_ig_batched, ig_batched = timed(lambda: run_ig(True))
-    t_ig_loop, ig_loop = timed(lambda: run_ig(False))
-    same_ig = all(torch.allclose(a, b, atol=1e-4, rtol=1e-4) for a, b in zip(ig_batched, ig_loop))
+def arm_loop(args, arm: str):
+    prompts, tokenizer, model, encoded = setup(args)
+    state = {"i": 0}
 
-    print(f"{'method':<22}{'batched s':>11}{'loop s':>10}{'loop/batched':>14}  same scores")
-    print(f"{'mask_fill':<22}{t_mf_batched:>11.2f}{t_mf_loop:>10.2f}{t_mf_loop / t_mf_batched:>14.2f}  {same_mf}")
-    print(f"{'integrated_gradients':<22}{t_ig_batched:>11.2f}{t_ig_loop:>10.2f}{t_ig_loop / t_ig_batched:>14.2f}  {same_ig}")
-    print(f"RATIO {t_mf_loop / t_mf_batched:.2f}")
+    def step() -> float:
+        i = state["i"] % len(prompts)
+        state["i"] += 1
+        attribute(args, arm, prompts[i], encoded[i], tokenizer, model)
+        return 1
+
+    return pull_loop(step)
+
+
+def check_same_scores(args, n: int = 3) -> None:
+    import torch
+
+    prompts, tokenizer, model, encoded = setup(args)
+    for method, tol in (("mask_fill", 1e-6), ("ig", 1e-4)):
+        same = all(torch.allclose(attribute(args, f"{method}_batched", p, e, tokenizer, model),
+                                  attribute(args, f"{method}_loop", p, e, tokenizer, model), atol=tol, rtol=tol)
+                   for p, e in zip(prompts[:n], encoded[:n]))
+        print(f"{method}: batched and loop give the same scores on {n} prompts: {same}")
+        if not same:
+            raise SystemExit(f"{method}: batched and one-at-a-time scores differ")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prompts", type=int, default=50)
+    parser.add_argument("--max-new-tokens", type=int, default=8)
+    parser.add_argument("--ig-steps", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=3, help="prompts per arm per round")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads of every arm (default: torch's, i.e. all cores)")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    arm = worker_arm()
+    if arm:
+        serve(lambda gate: arm_loop(args, arm)(gate))
+        return
+    check_same_scores(args)
+    print(f"{args.prompts} HumanEval prompts cycled; tiny Llama d=32 L=2; {args.max_new_tokens} new tokens; "
+          f"IG {args.ig_steps} steps; threads {args.threads or 'torch default'}")
+    result = run_rounds(["mask_fill_batched", "mask_fill_loop", "ig_batched", "ig_loop"], rounds=args.rounds,
+                        steps=args.steps, warmup=1)
+    report(result, "ig_batched", ["ig_loop"], "prompts", label="integrated_gradients")
+    report(result, "mask_fill_batched", ["mask_fill_loop"], "prompts")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,26 @@
-"""Evaluation speed: gazelm's metric evaluator vs calling the packages pair by pair, and
-batched vs one-at-a-time generation with a tiny T5.
+"""Evaluation speed: gazelm's metric evaluator vs calling the packages pair by pair, and batched
+vs one-at-a-time generation with a tiny T5 — arms interleaved in rounds (``interleave.py``).
 
-    python benchmarks/eval_speed.py [--pairs 1000] [--n-jobs 0] [--gen-inputs 64] [--batch 16]
+    python benchmarks/eval_speed.py [--pairs 300] [--workers 2] [--rounds 8] [--gen-inputs 16]
 
-Metrics part (no model): CodeBLEU + BLEU + ROUGE-L over N prediction/reference pairs,
-references = CodeXGLUE Java→C# test lines, predictions = token-level perturbations of them.
-Both sides produce per-example scores for all three metrics:
+Metrics (no model): CodeBLEU + BLEU + ROUGE-L with per-example scores over ``--pairs``
+prediction/reference pairs per step (references: CodeXGLUE Java→C# test lines, cycled;
+predictions: seeded token-level perturbations of them). Arms:
 
-* loop: ``codebleu.calc_codebleu([r], [p], "c_sharp")``, ``sacrebleu.sentence_bleu`` and one
-  ``rouge_scorer.RougeScorer.score`` per pair (what a script would otherwise do);
-* gazelm: ``gazelm.metrics.compute(["codebleu", "bleu_sacre", "rouge_l"], ...)``, which also
-  returns the corpus values (CodeBLEU chunked over processes, sufficient statistics summed).
+* ``loop``    — ``codebleu.calc_codebleu([r], [p], "c_sharp")``, ``sacrebleu.sentence_bleu`` and one
+                ``RougeScorer.score`` per pair (what a script would otherwise do);
+* ``gazelm``  — ``gazelm.metrics.compute([...], n_jobs=--workers)``: per-example scores plus the
+                corpus values (CodeBLEU chunked over worker processes, statistics summed). The
+                worker count is fixed by the benchmark (default 2), never inferred from the load;
+* ``corpus``  — ``codebleu.calc_codebleu`` once on the chunk (corpus value only; reference row).
 
-The package's own corpus-level ``calc_codebleu`` (one call, no per-example scores) is timed too.
-Generation part: greedy ``generate`` (KV cache) of a tiny T5 built from config with a
-tokenizer trained here, batched vs one input at a time. Last line: ``RATIO <loop ÷ gazelm>``
-for the metrics part.
+Before the rounds the script checks, on one chunk, that gazelm's corpus CodeBLEU equals the
+package's and its per-example CodeBLEU / ROUGE-L equal the loop's.
+
+Generation: greedy ``generate`` (KV cache) of a tiny T5 built from config with a tokenizer
+trained here: ``gen_batched`` (batches of ``--batch``) vs ``gen_one`` (one input at a time).
+
+Last line: ``RATIO <gazelm pairs/s ÷ loop pairs/s>`` (median of per-round ratios).
 """
 from __future__ import annotations
 
@@ -25,11 +30,15 @@ import os
 import random
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from interleave import pull_loop, report, run_rounds, serve, worker_arm  # noqa: E402
+
+NAMES = ["codebleu", "bleu_sacre", "rouge_l"]
 
 
 def data_dir() -> Path:
@@ -59,58 +68,62 @@ def load_pairs(n: int) -> tuple[list[str], list[str]]:
     return [perturb(r, rng) for r in refs], refs
 
 
-def bench_metrics(preds: list[str], refs: list[str], n_jobs: int | None) -> float:
+def chunks(preds: list[str], refs: list[str], size: int):
+    """Endless consecutive chunks of ``size`` pairs (the same sequence in every arm)."""
+    start = 0
+    while True:
+        idx = [(start + i) % len(preds) for i in range(size)]
+        yield [preds[i] for i in idx], [refs[i] for i in idx]
+        start = (start + size) % len(preds)
+
+
+def loop_scores(preds: list[str], refs: list[str]) -> list[tuple[float, float, float]]:
     import sacrebleu
     from codebleu import calc_codebleu
     from rouge_score import rouge_scorer
 
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return [(calc_codebleu([r], [p], "c_sharp")["codebleu"], sacrebleu.sentence_bleu(p, [r]).score,
+             scorer.score(r, p)["rougeL"].fmeasure) for p, r in zip(preds, refs)]
+
+
+def check_same_scores(preds: list[str], refs: list[str], workers: int) -> None:
+    from codebleu import calc_codebleu
+
     import gazelm.metrics as gm
 
-    load = os.getloadavg()
-    logging.disable(logging.WARNING)  # codebleu warns on every pair without reference data-flow
-    t0 = time.perf_counter()
-    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    loop = [(calc_codebleu([r], [p], "c_sharp")["codebleu"], sacrebleu.sentence_bleu(p, [r]).score,
-             scorer.score(r, p)["rougeL"].fmeasure) for p, r in zip(preds, refs)]
-    t_loop = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    corpus_pkg = calc_codebleu(refs, preds, "c_sharp")["codebleu"]
-    t_pkg_corpus = time.perf_counter() - t0
-
-    from gazelm.metrics.text import resolve_n_jobs
-
-    names = ["codebleu", "bleu_sacre", "rouge_l"]
-    t0 = time.perf_counter()
-    gm.compute(names, preds, refs, lang="c_sharp", n_jobs=1)
-    t_gazelm_1 = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    gm.compute(names, preds, refs, lang="c_sharp", n_jobs=-1)
-    t_gazelm_all = time.perf_counter() - t0
-
-    jobs = resolve_n_jobs(n_jobs, len(preds))
-
-    t0 = time.perf_counter()
-    res = gm.compute(names, preds, refs, lang="c_sharp", n_jobs=n_jobs)
-    t_gazelm = time.perf_counter() - t0
-    logging.disable(logging.NOTSET)
-
-    assert abs(res["codebleu"].value - corpus_pkg) < 1e-12, (res["codebleu"].value, corpus_pkg)
+    res = gm.compute(NAMES, preds, refs, lang="c_sharp", n_jobs=workers)
+    loop = loop_scores(preds, refs)
+    corpus = calc_codebleu(refs, preds, "c_sharp")["codebleu"]
+    assert abs(res["codebleu"].value - corpus) < 1e-12, (res["codebleu"].value, corpus)
     assert all(abs(a - b[0]) < 1e-9 for a, b in zip(res["codebleu"].per_example, loop))
     assert all(abs(a - b[2]) < 1e-12 for a, b in zip(res["rouge_l"].per_example, loop))
-    print(f"metrics: {len(preds)} pairs, CodeBLEU + BLEU + ROUGE-L, per-example scores, "
-          f"cores={os.cpu_count()}, n_jobs={n_jobs}, load average before: {load[0]:.1f}")
-    print(f"  loop (packages pair by pair)         {t_loop:8.2f} s")
-    print(f"  gazelm.metrics.compute (n_jobs={n_jobs} -> {jobs} workers) {t_gazelm:8.2f} s   (+ corpus values)")
-    print(f"  gazelm.metrics.compute, n_jobs=1     {t_gazelm_1:8.2f} s")
-    print(f"  gazelm.metrics.compute, n_jobs=-1    {t_gazelm_all:8.2f} s   (all {resolve_n_jobs(-1, len(preds))} cores)")
-    print(f"  codebleu.calc_codebleu corpus only   {t_pkg_corpus:8.2f} s   (no per-example scores)")
-    print(f"  corpus CodeBLEU equal: {res['codebleu'].value:.6f} == {corpus_pkg:.6f}")
-    return t_loop / t_gazelm
+    print(f"checked on {len(preds)} pairs: corpus CodeBLEU {res['codebleu'].value:.6f} == package's, "
+          "per-example CodeBLEU and ROUGE-L == the loop's")
 
 
-def bench_generation(n_inputs: int, batch: int, max_new_tokens: int) -> None:
+def metric_arm(args, arm: str):
+    from codebleu import calc_codebleu
+
+    import gazelm.metrics as gm
+
+    logging.disable(logging.WARNING)  # codebleu warns on every pair without reference data-flow
+    source = chunks(*load_pairs(args.pairs_total), args.pairs)
+
+    def step() -> float:
+        preds, refs = next(source)
+        if arm == "loop":
+            loop_scores(preds, refs)
+        elif arm == "gazelm":
+            gm.compute(NAMES, preds, refs, lang="c_sharp", n_jobs=args.workers)
+        else:
+            calc_codebleu(refs, preds, "c_sharp")
+        return len(preds)
+
+    return pull_loop(step)
+
+
+def generation_arm(args, arm: str):
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
@@ -129,41 +142,56 @@ def bench_generation(n_inputs: int, batch: int, max_new_tokens: int) -> None:
                    num_heads=4, d_kv=32, pad_token_id=hf_tok.pad_token_id, eos_token_id=hf_tok.eos_token_id,
                    decoder_start_token_id=hf_tok.pad_token_id)
     model = T5ForConditionalGeneration(cfg).eval()
-    inputs = java[:n_inputs]
-    kw = dict(max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-              use_cache=True)
-    with torch.inference_mode():
-        t0 = time.perf_counter()
-        for text in inputs:
-            enc = hf_tok([text], return_tensors="pt", truncation=True, max_length=256)
-            model.generate(**enc, **kw)
-        t_one = time.perf_counter() - t0
-        t0 = time.perf_counter()
+    inputs = java[:args.gen_inputs]
+    kw = dict(max_new_tokens=args.max_new_tokens, min_new_tokens=args.max_new_tokens, do_sample=False,
+              num_beams=1, use_cache=True)
+    batch = args.batch if arm == "gen_batched" else 1
+
+    @torch.inference_mode()
+    def step() -> float:
         for i in range(0, len(inputs), batch):
             enc = hf_tok(inputs[i:i + batch], return_tensors="pt", padding=True, truncation=True, max_length=256)
             model.generate(**enc, **kw)
-        t_batch = time.perf_counter() - t0
-    print(f"generation: tiny T5 ({sum(p.numel() for p in model.parameters()) / 1e6:.2f} M params), "
-          f"{n_inputs} inputs, greedy, {max_new_tokens} new tokens, torch threads={torch.get_num_threads()}")
-    print(f"  one at a time                        {t_one:8.2f} s")
-    print(f"  batched (batch {batch:3d})                  {t_batch:8.2f} s")
-    print(f"  generation speed-up                  {t_one / t_batch:8.2f} x")
+        return len(inputs)
+
+    return pull_loop(step)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--pairs", type=int, default=1000)
-    ap.add_argument("--n-jobs", type=int, default=0, help="0 = auto (idle cores), -1 = all cores")
-    ap.add_argument("--gen-inputs", type=int, default=32)
+    ap.add_argument("--pairs", type=int, default=300, help="pairs scored per step")
+    ap.add_argument("--pairs-total", type=int, default=1000, help="distinct pairs cycled through")
+    ap.add_argument("--workers", type=int, default=2, help="gazelm's metric worker processes (fixed)")
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=1, help="steps per arm per round")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (generation)")
+    ap.add_argument("--gen-inputs", type=int, default=16)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=16)
     ap.add_argument("--skip-generation", action="store_true")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    preds, refs = load_pairs(args.pairs)
+    arm = worker_arm()
+    if arm:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        build = generation_arm if arm.startswith("gen_") else metric_arm
+        serve(lambda gate: build(args, arm)(gate))  # built inside serve: its output stays off the protocol
+        return
     if not args.skip_generation:
-        bench_generation(args.gen_inputs, args.batch, args.max_new_tokens)
-    ratio = bench_metrics(preds, refs, args.n_jobs)
-    print(f"RATIO {ratio:.2f}")
+        print(f"generation: tiny T5, {args.gen_inputs} inputs per step, greedy, {args.max_new_tokens} new tokens, "
+              f"{args.threads} torch threads")
+        gen = run_rounds(["gen_batched", "gen_one"], rounds=args.rounds, steps=args.steps, warmup=1)
+        report(gen, "gen_batched", ["gen_one"], "inputs", label="generation")
+    preds, refs = load_pairs(args.pairs)
+    logging.disable(logging.WARNING)
+    check_same_scores(preds, refs, args.workers)
+    logging.disable(logging.NOTSET)
+    print(f"metrics: {args.pairs} pairs per step, CodeBLEU + BLEU + ROUGE-L with per-example scores, "
+          f"gazelm with {args.workers} worker processes, {os.cpu_count()} cores")
+    result = run_rounds(["gazelm", "loop", "corpus"], rounds=args.rounds, steps=args.steps, warmup=1)
+    report(result, "gazelm", ["loop"], "pairs", references=["corpus"])
 
 
 if __name__ == "__main__":

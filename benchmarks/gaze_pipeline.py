@@ -1,14 +1,19 @@
 """Gaze data side vs. the tiny model's training throughput, on the EyeMulator corpus rows.
 
-Pipeline (one core, ``torch.set_num_threads(1)``): tree-sitter labelling + pseudo-scanpath
-from the EyeMulator release priors + EyeMulator weights + projection onto the subwords of
-a BPE tokenizer (offset mapping), i.e. what ``gaze=eyemulator_priors`` adds per example.
-Reference: plain torch training steps (forward, backward, AdamW) of a tiny T5 built from
-config (d_model 64, 2 layers) at batch 16, source length ≤ 256, on the same rows, also on
-one thread (``GAZELM_BENCH_TRAIN_THREADS`` to change).
-Also reports how much faster a cached re-run of the pipeline is.
+Two arms in their own processes, timed in shuffled rounds (``interleave.py``):
 
-    python benchmarks/gaze_pipeline.py [--rows 600] [--steps 20]
+* ``pipeline`` (one thread): tree-sitter labelling + pseudo-scanpath from the EyeMulator release
+  priors + EyeMulator weights + projection onto the subwords of a BPE tokenizer (offset
+  mapping), i.e. what ``gaze=eyemulator_priors`` adds per example, uncached (the provider's
+  cache is off, so every step pays a first pass); one step = 50 rows;
+* ``training``: plain torch training steps (forward, backward, AdamW) of a tiny T5 built from
+  config (d_model 64, 2 layers) at batch 16, source length ≤ 256, on the same rows, one thread
+  (``GAZELM_BENCH_TRAIN_THREADS`` to change); one step = one batch.
+
+Then, one after the other (a cache can only be compared with the pass that filled it): how much
+faster a cached re-run of the pipeline and of the DataModule's tokenized data is.
+
+    python benchmarks/gaze_pipeline.py [--rows 600] [--rounds 8]
 
 Last line: ``RATIO <pipeline examples/s ÷ training examples/s>`` (target ≥ 20).
 """
@@ -23,6 +28,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from interleave import pull_loop, report, run_rounds, serve, worker_arm  # noqa: E402
+
+PIPELINE_ROWS_PER_STEP = 50
 
 
 def load_rows(data_dir: Path, n: int) -> list[dict]:
@@ -58,7 +68,8 @@ def pipeline_pass(provider, tok, rows) -> float:
     return time.perf_counter() - t0
 
 
-def training_throughput(tok, rows, steps: int, batch: int = 16) -> float:
+def training_arm(tok, rows, batch: int = 16):
+    """One plain torch training step of the tiny T5 per call (returns the examples it saw)."""
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
@@ -76,19 +87,57 @@ def training_throughput(tok, rows, steps: int, batch: int = 16) -> float:
         ids, labels = pad(src, 0), pad(tgt, -100)
         return ids, (ids != 0).long(), labels
 
-    batches = [batch_at(i) for i in range(steps + 2)]
+    batches = [batch_at(i) for i in range(len(rows) // batch)]
     model.train()
-    for ids, att, labels in batches[:2]:  # warm-up
+    state = {"i": 0}
+
+    def step() -> float:
+        ids, att, labels = batches[state["i"] % len(batches)]
+        state["i"] += 1
         model(input_ids=ids, attention_mask=att, labels=labels).loss.backward()
         opt.step()
         opt.zero_grad()
-    t0 = time.perf_counter()
-    for ids, att, labels in batches[2:]:
-        loss = model(input_ids=ids, attention_mask=att, labels=labels).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-    return steps * batch / (time.perf_counter() - t0)
+        return batch
+
+    return step
+
+
+def pipeline_arm(args, data_dir: Path, tok, rows):
+    """The gaze data side on the next rows, with the provider's cache off (a first pass each time)."""
+    from gazelm.gaze.project import project_token_values
+    from gazelm.gaze.providers import EyeMulatorPriorsProvider
+
+    provider = EyeMulatorPriorsProvider(priors="combined", data_dir=str(data_dir), cache_size=0)
+    state = {"i": 0}
+
+    def step() -> float:
+        for _ in range(PIPELINE_ROWS_PER_STEP):
+            r = rows[state["i"] % len(rows)]
+            state["i"] += 1
+            ann = provider.annotate(r["code"], "java", r.get("code_content_hash", ""))
+            enc = tok.encode(r["code"])
+            if ann is not None:
+                project_token_values(enc.offsets[:256], ann.spans, ann.weights, 1.0)
+        return PIPELINE_ROWS_PER_STEP
+
+    return step
+
+
+def build_arm(args, arm: str):
+    import torch
+
+    from gazelm.config import default_data_dir
+
+    data_dir = Path(args.data_dir or default_data_dir())
+    rows = load_rows(data_dir, args.rows)
+    tok = train_tokenizer([r["code"] for r in rows] + [r["content"] for r in rows])
+    if arm == "pipeline":
+        torch.set_num_threads(1)
+        return pull_loop(pipeline_arm(args, data_dir, tok, rows))
+    # one thread by default: on a shared 2-core machine two torch threads were 15x slower per step
+    # than one (oversubscription); GAZELM_BENCH_TRAIN_THREADS=N measures N threads
+    torch.set_num_threads(int(os.environ.get("GAZELM_BENCH_TRAIN_THREADS", "1")))
+    return pull_loop(training_arm(tok, rows))
 
 
 def datamodule_passes(data_dir: Path, tok, n: int) -> tuple[float, float]:
@@ -117,10 +166,16 @@ def datamodule_passes(data_dir: Path, tok, n: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=600)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=2, help="steps per arm per round")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    arm = worker_arm()
+    if arm:
+        serve(lambda gate: build_arm(args, arm)(gate))
+        return
     import torch
 
     from gazelm.config import default_data_dir
@@ -143,28 +198,22 @@ def main() -> None:
     for r in rows:
         fresh.annotate(r["code"], "java", "")
     only_gaze_cached = time.perf_counter() - t0
-    pipe_eps = len(rows) / first
     from gazelm.data.tokenizer_training import train_bpe_tokenizer
 
     hf_tok = train_bpe_tokenizer([r["code"] for r in rows] + [r["content"] for r in rows], vocab_size=4096)
     dm_first, dm_cached = datamodule_passes(data_dir, hf_tok, len(rows))
 
-    # one thread too by default: on a shared 2-core machine two torch threads were 15x slower
-    # per step than one (oversubscription); GAZELM_BENCH_TRAIN_THREADS=N measures N threads
-    torch.set_num_threads(int(os.environ.get("GAZELM_BENCH_TRAIN_THREADS", "1")))
-    train_eps = training_throughput(tok, rows, args.steps)
-
     print(f"rows: {len(rows)} EyeMulator corpus rows (Java), torch {torch.__version__}")
-    print(f"pipeline (1 thread, label+simulate+weights+projection): {pipe_eps:,.0f} examples/s")
     print(f"pipeline re-run with cache (incl. tokenizer + projection): {len(rows) / cached:,.0f} examples/s "
-          f"({first / cached:.1f}x)")
+          f"({first / cached:.1f}x the first pass, {len(rows) / first:,.0f} examples/s)")
     print(f"DataModule (gaze + tokenize + project, tokenized cache on disk): first {dm_first:.2f} s, "
           f"re-run in a new DataModule from the cache {dm_cached:.3f} s ({dm_first / dm_cached:.0f}x)")
     print(f"gaze provider alone: first {len(rows) / only_gaze_first:,.0f} ex/s, cached "
           f"{len(rows) / only_gaze_cached:,.0f} ex/s ({only_gaze_first / only_gaze_cached:.0f}x)")
-    print(f"tiny T5 training (d_model 64, 2 layers, batch 16, src<=256, {torch.get_num_threads()} threads): "
-          f"{train_eps:,.1f} examples/s")
-    print(f"RATIO {pipe_eps / train_eps:.2f}")
+    print(f"interleaved: pipeline (1 thread, uncached, {PIPELINE_ROWS_PER_STEP} rows a step) vs tiny T5 training "
+          f"(d_model 64, 2 layers, batch 16, src<=256, {os.environ.get('GAZELM_BENCH_TRAIN_THREADS', '1')} threads)")
+    result = run_rounds(["pipeline", "training"], rounds=args.rounds, steps=args.steps, warmup=1)
+    report(result, "pipeline", ["training"], "examples")
 
 
 if __name__ == "__main__":

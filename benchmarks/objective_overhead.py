@@ -4,9 +4,11 @@ Same tiny Llama-style model (built from config, eager attention so that every ob
 runs on the identical model; ``ce_sdpa`` shows plain CE with the faster sdpa attention,
 which cannot return attention weights), same synthetic causal batch, one optimizer step =
 forward + objective + backward + AdamW step, in plain torch with a stand-in module
-(``items_normalizer`` = this batch's counts). Objectives are timed round-robin, in a
-shuffled order each round, so that machine noise hits all of them alike; the median step
-time is reported.
+(``items_normalizer`` = this batch's counts) and gazelm's ``Backbone`` (so objectives that
+name their scored tokens get the label-only LM head, as in training). Each objective runs in
+its own process and they are timed in rounds, in a shuffled order each round
+(``interleave.py``), so that machine noise hits all of them alike; the table shows the median
+step time and the median of per-round ratios to the baseline.
 
 Memory: on CUDA the peak allocated bytes of a step; on CPU the bytes of tensors saved
 for backward during the step (activation memory, the part objectives change) plus the
@@ -20,19 +22,25 @@ Last line: ``RATIO <eyemulator step time ÷ ce step time>``.
 from __future__ import annotations
 
 import argparse
-import copy
-import random
 import statistics
+import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
 
 import torch
 
-from gazelm.objectives.ce import CrossEntropy
-from gazelm.objectives.eyemulator import EyeMulator
-from gazelm.objectives.preference import GazePreference
-from gazelm.objectives.reward import RewardSFT
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from interleave import Gate, run_rounds, serve, worker_arm  # noqa: E402
+
+from gazelm.models.backbones import Backbone  # noqa: E402
+from gazelm.objectives.ce import CrossEntropy  # noqa: E402
+from gazelm.objectives.eyemulator import EyeMulator  # noqa: E402
+from gazelm.objectives.preference import GazePreference  # noqa: E402
+from gazelm.objectives.reward import RewardSFT  # noqa: E402
 
 
 def build_model(args: argparse.Namespace, lora: bool, attention: str = "eager") -> torch.nn.Module:
@@ -76,8 +84,8 @@ class Runner:
     def __init__(self, name: str, objective: Any, model: torch.nn.Module, device: str,
                  counts: dict[str, torch.Tensor]):
         self.name, self.objective, self.model = name, objective, model
-        has_lora = hasattr(model, "peft_config")
-        backbone = SimpleNamespace(model=model, is_causal=True, tokenizer=None, has_lora=has_lora)
+        backbone = Backbone(model, None, "causal", name)
+        self.backbone = backbone
         # the DataModule stamps the step's counts on the batch; here they are computed once, outside the timing
         self.module = SimpleNamespace(backbone=backbone, global_step=10 ** 6,
                                       items_normalizer=lambda batch, key: counts[key])
@@ -104,8 +112,8 @@ class Runner:
         hooks = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t) if measure_memory else None
         if hooks is not None:
             hooks.__enter__()
-        outputs = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False,
-                             output_attentions="attentions" in self.objective.needs)
+        outputs = self.backbone(batch, output_attentions="attentions" in self.objective.needs,
+                                labels=self.objective.scored_labels(batch))
         loss, _ = self.objective.loss(batch, outputs, self.module)
         if hooks is not None:
             hooks.__exit__(None, None, None)
@@ -121,6 +129,39 @@ class Runner:
             self.times.append(elapsed)
 
 
+def objectives(args: argparse.Namespace) -> dict[str, tuple[Callable[[], Any], str]]:
+    """name → (objective factory, model: full | lora | sdpa)."""
+    motif = {"attention_motif": {"layers": [-1], "target": "gaze_mask"}}
+    return {
+        "ce": (CrossEntropy, "full"),
+        "ce_sdpa": (CrossEntropy, "sdpa"),
+        "eyemulator": (EyeMulator, "full"),
+        "eyemulator_example": (lambda: EyeMulator(scope="example"), "full"),
+        "eyemulator_both": (lambda: EyeMulator(loss_on="both"), "full"),
+        "reward_sft_attention": (lambda: RewardSFT(reward="attention_motif", lam=0.1, reward_options=motif), "full"),
+        "gaze_preference_copy": (GazePreference, "full"),
+        "ce_lora": (CrossEntropy, "lora"),
+        "gaze_preference_lora": (GazePreference, "lora"),
+    }
+
+
+def run_arm(args: argparse.Namespace, name: str, gate: Gate) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    factory, kind = objectives(args)[name]
+    batch = synthetic_batch(args)
+    model = build_model(args, lora=kind == "lora", attention="sdpa" if kind == "sdpa" else "eager")
+    objective = factory()
+    counts = {k: v.float() for k, v in objective.window_counts(batch).items()}
+    runner = Runner(name, objective, model, args.device, counts)
+    runner.step(batch, measure_memory=True)
+    gate.extra["memory"] = runner.memory
+    while True:
+        gate.step()
+        runner.step(batch, measure_memory=False)
+        gate.count(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -130,53 +171,33 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--vocab", type=int, default=8192)
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=1, help="steps per objective per round")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-    batch = synthetic_batch(args)
-    full, lora = build_model(args, False), build_model(args, True)
-    specs = [
-        ("ce", CrossEntropy(), full),
-        ("ce_sdpa", CrossEntropy(), build_model(args, False, "sdpa")),
-        ("eyemulator", EyeMulator(), full),
-        ("eyemulator_example", EyeMulator(scope="example"), full),
-        ("eyemulator_both", EyeMulator(loss_on="both"), full),
-        ("reward_sft_attention", RewardSFT(reward="attention_motif", lam=0.1,
-                                           reward_options={"attention_motif": {"layers": [-1], "target": "gaze_mask"}}),
-         full),
-        ("gaze_preference_copy", GazePreference(), full),
-        ("ce_lora", CrossEntropy(), lora),
-        ("gaze_preference_lora", GazePreference(), lora),
-    ]
-    runners = [Runner(name, objective, copy.deepcopy(model), args.device,
-                      {k: v.float() for k, v in objective.window_counts(batch).items()})
-               for name, objective, model in specs]
-    for runner in runners:
-        runner.step(batch, measure_memory=True)
-        for _ in range(args.warmup):
-            runner.step(batch, measure_memory=False)
-        runner.times.clear()
-    order = random.Random(0)
-    for _ in range(args.steps):  # round-robin, in a fresh order each round
-        for runner in order.sample(runners, len(runners)):
-            runner.step(batch, measure_memory=False)
-
-    median = {r.name: statistics.median(r.times) for r in runners}
-    base = {name: "ce_lora" if name.endswith("_lora") else "ce" for name in median}
+    arm = worker_arm()
+    if arm:
+        serve(lambda gate: run_arm(args, arm, gate),
+              sync=torch.cuda.synchronize if args.device == "cuda" else None)
+        return
+    names = list(objectives(args))
+    result = run_rounds(names, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
+    base = {name: "ce_lora" if name.endswith("_lora") else "ce" for name in names}
+    memory = {name: result.extra[name].get("memory", 0) for name in names}
     what = "peak CUDA MiB" if args.device == "cuda" else "saved-for-backward + extra params MiB"
-    print(f"device={args.device} threads={torch.get_num_threads()} batch={args.batch} seq={args.seq} "
-          f"hidden={args.hidden} layers={args.layers} vocab={args.vocab} steps={args.steps}")
+    print(f"device={args.device} threads={args.threads or torch.get_num_threads()} batch={args.batch} seq={args.seq} "
+          f"hidden={args.hidden} layers={args.layers} vocab={args.vocab} rounds={args.rounds}; load average "
+          f"{result.load[0]:.1f} → {result.load[1]:.1f}")
     print(f"{'objective':24s} {'step ms':>9s} {'÷ baseline':>10s} {what:>40s} {'÷ baseline':>10s}")
-    memory = {r.name: r.memory for r in runners}
-    for name, t in median.items():
+    for name in names:
         ref = base[name]
-        print(f"{name:24s} {1000 * t:9.1f} {t / median[ref]:10.3f} {memory[name] / 2 ** 20:40.1f} "
+        ms = 1000 / result.median_rate(name)
+        slower = statistics.median(result.ratios(ref, name))  # per round: baseline steps/s ÷ this one's
+        print(f"{name:24s} {ms:9.1f} {slower:10.3f} {memory[name] / 2 ** 20:40.1f} "
               f"{memory[name] / max(memory[ref], 1):10.3f}")
-    print(f"RATIO {median['eyemulator'] / median['ce']:.3f}")
+    print(f"RATIO {statistics.median(result.ratios('ce', 'eyemulator')):.3f}")
 
 
 if __name__ == "__main__":

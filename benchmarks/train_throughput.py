@@ -1,37 +1,47 @@
-"""gazelm's training loop vs Hugging Face ``Seq2SeqTrainer`` / ``Trainer``, side by side.
+"""gazelm's training loop vs the best-configured peers, interleaved so the ratio survives load.
 
-Same tiny model (same init), data (python_stdlib summarization, or completion for the
-causal model), batch size, max lengths, learning rate and number of steps. Each arm runs
-in its own process so its peak memory (RSS on CPU, max allocated on GPU) is its own.
-Tokens/s counts non-pad tokens (encoder input + labels; for causal models the sequence).
-HF runs as a user would by default (random batches, padded per batch); a third column
-shows HF with ``train_sampling_strategy="group_by_length"`` for reference.
+Arms (each in its own long-lived process, see ``benchmarks/interleave.py``), same tiny model
+and initialisation, same tokenized data (python_stdlib summarization for T5, completion for
+the causal model), batch size, learning rate, schedule and gradient clipping:
 
-    python benchmarks/train_throughput.py [--steps 60] [--batch-size 16] [--kind seq2seq|causal]
-    python benchmarks/train_throughput.py --gpu   # ~350M random-init causal LM, bf16, MFU
+* ``gazelm``          — ``gazelm train`` as configured (Lightning, ``GazeDataModule``, CE);
+                        ``--gazelm-overrides`` adds Hydra overrides (e.g. ``compile=true``);
+* ``hf_grouped``      — HF ``Seq2SeqTrainer`` / ``Trainer`` with ``group_by_length`` (peer);
+* ``trl_packed``      — TRL ``SFTTrainer``, ``packing=True`` (BFD, padding-free; causal only);
+* ``trl_grouped``     — TRL ``SFTTrainer`` with ``group_by_length`` (causal only);
+* ``trl_padding_free``— TRL ``SFTTrainer``, ``padding_free=True`` without packing (causal only);
+* ``hf``              — HF ``Trainer`` with its defaults (random batches): reference row only.
 
-The last line is ``RATIO <gazelm tokens/s ÷ HF tokens/s>``.
+Tokens/s counts the non-pad tokens of the examples (encoder input + labels for T5; the
+sequence for causal models), whatever the batch layout. ``RATIO`` = gazelm ÷ the best peer
+(the peer with the highest median tokens/s), the median of per-round ratios.
+
+    python benchmarks/train_throughput.py [--kind seq2seq|causal] [--rounds 12] [--steps 10] [--threads 2]
+    python benchmarks/train_throughput.py --gpu   # ~350M-parameter causal LM, bf16: tokens/s and MFU
+
+Needs the ``bench`` extra (``pip install -e '.[bench]'``: TRL) for the TRL arms.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from interleave import Gate, report, run_rounds, serve, worker_arm  # noqa: E402
 
 GPU_MODEL = {"model_type": "llama", "hidden_size": 1024, "intermediate_size": 2816, "num_hidden_layers": 24,
              "num_attention_heads": 16, "num_key_value_heads": 16, "max_position_embeddings": 2048,
              "tie_word_embeddings": True}
+PEERS = {"seq2seq": ["hf_grouped"], "causal": ["hf_grouped", "trl_packed", "trl_grouped", "trl_padding_free"]}
+REFERENCES = ["hf"]
 
 
-def _overrides(args) -> list[str]:
+def _overrides(args, gazelm: bool, variant: str = "") -> list[str]:
     model = "tiny_t5" if args.kind == "seq2seq" else "tiny_causal"
     task = "summarization" if args.kind == "seq2seq" else "completion"
     out = [f"model={model}", f"task={task}", f"data.batch_size={args.batch_size}", "model.config.dropout_rate=0.0"
@@ -40,17 +50,20 @@ def _overrides(args) -> list[str]:
     if args.gpu:
         spec = ",".join(f"{k}:{str(v).lower() if isinstance(v, bool) else v}" for k, v in GPU_MODEL.items())
         out += [f"model.config={{{spec}}}", "trainer=gpu", "model.tokenizer.vocab_size=32000"]
+    if gazelm:
+        out += list(args.gazelm_overrides) + [o for o in variant.split("|") if o]
     return out
 
 
-def _components(args):
+def _components(args, gazelm: bool, variant: str = ""):
     from omegaconf import open_dict
 
     from gazelm.training import build_components
     from tests.helpers.compose import train_config
 
     cache = ROOT / ".cache" / "bench"
-    cfg = train_config(Path(os.environ.get("TMPDIR", "/tmp")) / "gazelm-bench", cache, *_overrides(args))
+    cfg = train_config(Path(os.environ.get("TMPDIR", "/tmp")) / "gazelm-bench", cache,
+                       *_overrides(args, gazelm, variant))
     with open_dict(cfg):
         cfg.seed = 0
     import lightning as L
@@ -61,137 +74,181 @@ def _components(args):
     return cfg, datamodule, module
 
 
-def _count(batch, causal: bool) -> int:
-    n = int(batch["attention_mask"].sum())
-    return n if causal else n + int((batch["labels"] != -100).sum())
+def _total_steps(args) -> int:
+    return args.warmup + args.rounds * args.steps + 2
 
 
-def _peak_mb(device: str) -> float:
+def _threads(args) -> None:
     import torch
 
-    if device == "cuda":
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if not args.gpu:
+        torch.set_num_threads(args.threads)
 
 
-def run_gazelm(args) -> dict:
+def run_gazelm(args, gate: Gate, variant: str = "") -> None:
     import lightning as L
-    import torch
 
-    cfg, datamodule, module = _components(args)
+    cfg, datamodule, module = _components(args, gazelm=True, variant=variant)
     causal = module.backbone.is_causal
-    stats = {"tokens": 0, "start": None}
 
     class Meter(L.Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if batch_idx == args.warmup:
-                if torch.cuda.is_available():
-                    torch.cuda.synchronize()
-                stats["start"] = time.perf_counter()
-            if batch_idx >= args.warmup:
-                stats["tokens"] += _count(batch, causal)
+            gate.step()
+            tokens = batch["attention_mask"].sum()
+            if not causal:
+                tokens = tokens + (batch["labels"] != -100).sum()
+            gate.count(tokens)  # a tensor: summed on the device, read once per chunk
 
-    trainer = L.Trainer(max_steps=args.steps + args.warmup, accelerator="gpu" if args.gpu else "cpu", devices=1,
-                        precision="bf16-mixed" if args.gpu else "32-true", logger=False, callbacks=[Meter()],
+    trainer_cfg = cfg.trainer
+    trainer = L.Trainer(max_steps=_total_steps(args), max_epochs=-1, accelerator="gpu" if args.gpu else "cpu",
+                        devices=1, precision=trainer_cfg.precision, logger=False, callbacks=[Meter()],
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        limit_val_batches=0, use_distributed_sampler=False, gradient_clip_val=1.0)
+                        limit_val_batches=0, num_sanity_val_steps=0, use_distributed_sampler=False,
+                        gradient_clip_val=trainer_cfg.gradient_clip_val,
+                        log_every_n_steps=trainer_cfg.log_every_n_steps)
+    gate.extra["params"] = sum(p.numel() for p in module.parameters())
     trainer.fit(module, datamodule=datamodule)
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - stats["start"]
-    params = sum(p.numel() for p in module.parameters())
-    return {"tokens_per_s": stats["tokens"] / seconds, "seconds": seconds, "tokens": stats["tokens"],
-            "peak_mb": _peak_mb("cuda" if args.gpu else "cpu"), "params": params}
 
 
-def run_hf(args, group_by_length: bool = False) -> dict:
-    import torch
+def _token_meter(model, gate: Gate, causal: bool) -> None:
+    """Count the examples' non-pad tokens of every training forward (any batch layout)."""
+    def hook(module, args, kwargs):
+        if not module.training:
+            return
+        mask = kwargs.get("attention_mask")
+        tokens = mask.sum() if mask is not None else kwargs["input_ids"].numel()  # padding-free: no pad
+        if not causal:
+            tokens = tokens + (kwargs["labels"] != -100).sum()
+        gate.count(tokens)  # summed on the device, read once per chunk
+
+    model.register_forward_pre_hook(hook, with_kwargs=True)
+
+
+def _hf_common(args, cfg) -> dict:
+    return dict(output_dir=str(ROOT / ".cache" / "bench" / "hf"), per_device_train_batch_size=args.batch_size,
+                max_steps=_total_steps(args), learning_rate=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
+                warmup_steps=int(cfg.optim.warmup_ratio * _total_steps(args)), lr_scheduler_type="cosine",
+                max_grad_norm=1.0, logging_strategy="no", save_strategy="no", report_to=[], seed=0,
+                dataloader_num_workers=0, bf16=args.gpu, use_cpu=not args.gpu, disable_tqdm=True)
+
+
+def run_hf(args, gate: Gate, group_by_length: bool) -> None:
     from transformers import (DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, Trainer,
                               TrainerCallback, TrainingArguments)
 
-    cfg, datamodule, module = _components(args)
+    cfg, datamodule, module = _components(args, gazelm=False)
     model, tok, causal = module.backbone.model, module.backbone.tokenizer, module.backbone.is_causal
     rows = [{"input_ids": f["input_ids"].tolist(), "labels": f["labels"].tolist()}
             for f in datamodule.split_features("train")]
-    base = DataCollatorForSeq2Seq(tok, model=None if causal else model, label_pad_token_id=-100)
-    stats = {"tokens": 0, "start": None, "step": 0}
+    collate = DataCollatorForSeq2Seq(tok, model=None if causal else model, label_pad_token_id=-100)
 
-    def collate(features):
-        batch = base(features)
-        if stats["step"] >= args.warmup:
-            stats["tokens"] += _count(batch, causal)
-        return batch
+    class Step(TrainerCallback):
+        def on_step_begin(self, *a, **kw):
+            gate.step()
 
-    class Meter(TrainerCallback):
-        def on_step_begin(self, a, state, control, **kw):
-            stats["step"] = state.global_step
-            if state.global_step == args.warmup:
-                if torch.cuda.is_available():
-                    torch.cuda.synchronize()
-                stats["start"] = time.perf_counter()
-
-    common = dict(output_dir=str(ROOT / ".cache" / "bench" / "hf"), per_device_train_batch_size=args.batch_size,
-                  max_steps=args.steps + args.warmup, learning_rate=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
-                  warmup_steps=int(cfg.optim.warmup_ratio * (args.steps + args.warmup)), lr_scheduler_type="cosine", max_grad_norm=1.0,
-                  logging_strategy="no", save_strategy="no", report_to=[], seed=0, dataloader_num_workers=0,
-                  train_sampling_strategy="group_by_length" if group_by_length else "random", bf16=args.gpu, use_cpu=not args.gpu, disable_tqdm=True,
-                  remove_unused_columns=False)
+    _token_meter(model, gate, causal)
+    common = dict(_hf_common(args, cfg), remove_unused_columns=False,
+                  train_sampling_strategy="group_by_length" if group_by_length else "random")
     if causal:
         trainer = Trainer(model=model, args=TrainingArguments(**common), train_dataset=rows, data_collator=collate,
-                          callbacks=[Meter()])
+                          callbacks=[Step()])
     else:
         trainer = Seq2SeqTrainer(model=model, args=Seq2SeqTrainingArguments(**common), train_dataset=rows,
-                                 data_collator=collate, callbacks=[Meter()])
+                                 data_collator=collate, callbacks=[Step()])
     trainer.train()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - stats["start"]
-    # the collator runs one batch ahead of the step; drop the extra batch it may have counted
-    return {"tokens_per_s": stats["tokens"] / seconds, "seconds": seconds, "tokens": stats["tokens"],
-            "peak_mb": _peak_mb("cuda" if args.gpu else "cpu")}
 
 
-def _child(args, arm: str) -> dict:
-    cmd = [sys.executable, __file__, "--arm", arm, "--steps", str(args.steps), "--warmup", str(args.warmup),
-           "--batch-size", str(args.batch_size), "--kind", args.kind, "--examples", str(args.examples)]
+def run_trl(args, gate: Gate, mode: str) -> None:
+    """TRL ``SFTTrainer`` on the same tokenized rows (prompt tokens already labelled -100)."""
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    cfg, datamodule, module = _components(args, gazelm=False)
+    model, tok = module.backbone.model, module.backbone.tokenizer
+    features = datamodule.split_features("train")
+    rows = [{"input_ids": f["input_ids"].tolist(), "labels": f["labels"].tolist()} for f in features]
+    longest = int(features.lengths("input_ids").max())
+
+    class Step(TrainerCallback):
+        def on_step_begin(self, *a, **kw):
+            gate.step()
+
+    _token_meter(model, gate, causal=True)
+    options = {"packed": dict(packing=True, max_length=longest),           # BFD packing, padding-free batches
+               "grouped": dict(train_sampling_strategy="group_by_length", max_length=longest),
+               "padding_free": dict(padding_free=True, max_length=None)}[mode]
+    config = SFTConfig(**_hf_common(args, cfg), gradient_checkpointing=False, dataset_num_proc=None, **options)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tok,
+                         callbacks=[Step()])
+    trainer.train()
+
+
+ARMS = {
+    "gazelm": run_gazelm,
+    "hf": lambda args, gate: run_hf(args, gate, group_by_length=False),
+    "hf_grouped": lambda args, gate: run_hf(args, gate, group_by_length=True),
+    "trl_packed": lambda args, gate: run_trl(args, gate, "packed"),
+    "trl_grouped": lambda args, gate: run_trl(args, gate, "grouped"),
+    "trl_padding_free": lambda args, gate: run_trl(args, gate, "padding_free"),
+}
+
+
+def parse(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kind", choices=["seq2seq", "causal"], default="seq2seq")
+    # defaults: 5 + 12 × 10 = 125 steps = one epoch of 2,000 examples at batch 16, so every arm
+    # trains on all its batches (HF's sampler visits each mega-batch longest batch first)
+    p.add_argument("--rounds", type=int, default=12, help="interleaved rounds")
+    p.add_argument("--steps", type=int, default=10, help="training steps per arm per round")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps per arm before the rounds")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--examples", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=int(os.environ.get("GAZELM_BENCH_THREADS", "2")),
+                   help="torch threads of every arm (CPU)")
+    p.add_argument("--arms", nargs="+", default=None, help="arms to run (default: gazelm, its peers and hf)")
+    p.add_argument("--gazelm-overrides", nargs="*", default=[], help="Hydra overrides for the gazelm arm(s)")
+    p.add_argument("--variants", nargs="*", default=[],
+                   help="extra gazelm arms, each a '|'-separated list of overrides (e.g. 'data.packing=true'); "
+                        "shown as reference rows")
+    p.add_argument("--gpu", action="store_true")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
     if args.gpu:
-        cmd.append("--gpu")
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if out.returncode:
-        sys.stderr.write(out.stderr[-4000:])
-        raise SystemExit(f"arm {arm} failed")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        args.kind = "causal"
+    return args
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=60)
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--examples", type=int, default=2000)
-    p.add_argument("--kind", choices=["seq2seq", "causal"], default="seq2seq")
-    p.add_argument("--gpu", action="store_true")
-    p.add_argument("--arm", choices=["gazelm", "hf", "hf_grouped"])
-    args = p.parse_args()
-    if args.gpu:
-        args.kind = "causal"
-    if args.arm:
-        import torch
+    args = parse()
+    arm = worker_arm()
+    if arm:
+        _threads(args)
+        sync = None
+        if args.gpu:
+            import torch
 
-        if not args.gpu:
-            torch.set_num_threads(int(os.environ.get("GAZELM_BENCH_THREADS", "2")))
-        result = run_gazelm(args) if args.arm == "gazelm" else run_hf(args, group_by_length=args.arm == "hf_grouped")
-        print(json.dumps(result))
+            sync = torch.cuda.synchronize
+        if arm.startswith("gazelm["):  # a variant: gazelm[override|override]
+            serve(lambda gate: run_gazelm(args, gate, variant=arm[len("gazelm["):-1]), sync=sync)
+        else:
+            serve(lambda gate: ARMS[arm](args, gate), sync=sync)
         return
-    results = {arm: _child(args, arm) for arm in ("gazelm", "hf", "hf_grouped")}
-    print(f"{'arm':<12}{'tokens/s':>12}{'seconds':>10}{'tokens':>10}{'peak MB':>10}")
-    for arm, r in results.items():
-        print(f"{arm:<12}{r['tokens_per_s']:>12.0f}{r['seconds']:>10.2f}{r['tokens']:>10}{r['peak_mb']:>10.0f}")
+    peers = PEERS[args.kind]
+    variants = [f"gazelm[{v}]" for v in args.variants]
+    arms = (args.arms or ["gazelm", *peers, *REFERENCES]) + variants
+    print(f"{args.kind}: {args.rounds} rounds × {args.steps} steps per arm (after {args.warmup} warm-up steps), "
+          f"batch {args.batch_size}, {args.threads if not args.gpu else 'GPU'} threads; "
+          f"gazelm overrides: {' '.join(args.gazelm_overrides) or '(none)'}")
+    result = run_rounds(arms, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
     if args.gpu:
-        flops = 6 * results["gazelm"]["params"] * results["gazelm"]["tokens_per_s"]
-        peak = float(os.environ.get("GAZELM_PEAK_TFLOPS", "989")) * 1e12  # H100 SXM dense bf16
-        print(f"model FLOPs utilisation (6·N·tokens/s ÷ peak): {flops / peak:.1%}")
-    print(f"RATIO {results['gazelm']['tokens_per_s'] / results['hf']['tokens_per_s']:.2f}")
+        params = result.extra["gazelm"].get("params", 0)
+        tokens_per_s = result.median_rate("gazelm")
+        peak = float(os.environ.get("GAZELM_PEAK_TFLOPS", "989")) * 1e12  # H100/H200 SXM dense bf16
+        print(f"gazelm: {params / 1e6:.0f} M parameters, {tokens_per_s:,.0f} tokens/s, model FLOPs utilisation "
+              f"(6·N·tokens/s ÷ {peak / 1e12:.0f} TFLOP/s) {6 * params * tokens_per_s / peak:.1%}")
+    peers = [a for a in arms if a in peers]
+    report(result, "gazelm", peers, "tokens", references=[a for a in arms if a in REFERENCES or a in variants])
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gazelm.atomic import atomic_path
 from gazelm.errors import GazelmInputError
+from gazelm.models.fsdp import is_sharded_checkpoint, read_sharded_checkpoint
 
 log = logging.getLogger(__name__)
 CONFIG_KEY = "gazelm_config"
@@ -61,6 +62,8 @@ def read_checkpoint(path: str | Path, field: str = "ckpt_path") -> dict[str, Any
     if not path.exists():
         raise bad("checkpoint not found")
     if path.is_dir():
+        if is_sharded_checkpoint(path):  # trainer=fsdp: checked before Lightning's loader reads it
+            return read_sharded_checkpoint(path, field)
         raise bad("is a directory, not a checkpoint file (give <run dir>/checkpoints/last.ckpt, or resume=<run dir>)")
     size = path.stat().st_size
     if size == 0:
@@ -152,7 +155,8 @@ def check_resumable(checkpoint: Mapping[str, Any], module: torch.nn.Module, cfg:
     saved_cfg = checkpoint.get(CONFIG_KEY)
     diff = config_differences(saved_cfg, _plain(cfg)) if saved_cfg is not None and cfg is not None else {}
     described = "; ".join(f"{k}: {_show(old)} in the checkpoint's run, {_show(new)} now" for k, (old, new) in diff.items())
-    tensors = _tensor_mismatches(checkpoint["state_dict"], module.state_dict())
+    # a sharded checkpoint (trainer=fsdp) keeps its weights in the shards: only the config is compared
+    tensors = _tensor_mismatches(checkpoint["state_dict"], module.state_dict()) if "state_dict" in checkpoint else []
     if tensors:
         shown = "; ".join(tensors[:3]) + (f"; … {len(tensors) - 3} more" if len(tensors) > 3 else "")
         because = f"the config differs from the checkpoint's run: {described}" if described else (

@@ -61,6 +61,11 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     gaze = instantiate(cfg.gaze) if cfg.get("gaze") else None
     datamodule: GazeDataModule = instantiate(cfg.data, gaze=gaze, _recursive_=False)
     objective = instantiate(cfg.objective)
+    if datamodule.packing and not objective.supports_packing:
+        raise GazelmInputError(f"data.packing=true: objective {type(objective).__name__} compares whole rows "
+                               "(attention maps, per-row means), so packed rows would change its loss; use an "
+                               "objective that supports packing (ce, eyemulator) or data.packing=false",
+                               field="data.packing")
     model_cfg = cfg.model
     # without training (evaluation-only data), a tiny model's tokenizer learns the test prompts
     corpus_split = "train" if cfg.get("train", True) else "test"
@@ -75,6 +80,8 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     datamodule.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
     datamodule.attach_objective(objective)
     module = GazeLM(backbone, objective, optim=cfg.optim)
+    if cfg.get("compile"):
+        backbone.compile_model(cfg.compile)
     return datamodule, module
 
 

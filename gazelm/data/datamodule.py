@@ -17,8 +17,10 @@ from gazelm.data.collate import AccumulationWindows, LengthGroupedBatchSampler, 
 from gazelm.data.example import Example
 from gazelm.data.features import FeatureTable
 from gazelm.data.formatting import TaskFormat
+from gazelm.data.packing import pack_batch
 from gazelm.data.sources import load_examples
 from gazelm.data.tokenize import encode_example
+from gazelm.errors import GazelmInputError
 from gazelm.gaze.annotation import GazeProvider
 
 log = logging.getLogger(__name__)
@@ -43,12 +45,16 @@ class GazeDataModule(L.LightningDataModule):
     max_source_length, max_target_length}``. ``gaze``: a provider or ``None``.
     The tokenizer arrives later through :meth:`attach_tokenizer` (a tiny model's
     tokenizer is trained on :meth:`tokenizer_corpus`).
+    ``packing`` (causal models): each training batch's examples share rows of up to
+    ``pack_length`` tokens (default: the longest training example), each attending only to
+    itself (:mod:`gazelm.data.packing`).
     """
 
     def __init__(self, source: Mapping[str, Any], task: Mapping[str, Any], gaze: GazeProvider | None = None,
                  batch_size: int = 16, eval_batch_size: int | None = None, num_workers: int = 0,
                  length_grouped: bool = True, mega_batch: int = 50, pad_to_multiple_of: int | None = None,
-                 cache_dir: str | None = None, seed: int = 0, gaze_key: str | None = None):
+                 cache_dir: str | None = None, seed: int = 0, gaze_key: str | None = None,
+                 packing: bool = False, pack_length: int | None = None):
         super().__init__()
         self.source = dict(_plain(source))
         self.task = dict(_plain(task))
@@ -57,6 +63,7 @@ class GazeDataModule(L.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.num_workers, self.length_grouped, self.mega_batch = num_workers, length_grouped, mega_batch
         self.pad_to_multiple_of, self.cache_dir, self.seed = pad_to_multiple_of, cache_dir, seed
+        self.packing, self.pack_length = packing, pack_length
         self.format = TaskFormat(**self.task.get("format", {}))
         self.examples: dict[str, list[Example]] = {}
         self.features: dict[str, FeatureTable] = {}
@@ -89,6 +96,10 @@ class GazeDataModule(L.LightningDataModule):
         return [e.source for e in self.split_examples(split)]
 
     def attach_tokenizer(self, tokenizer, causal: bool, add_bos: bool = False, identity: str = "") -> None:
+        if self.packing and not causal:
+            raise GazelmInputError("packing puts several examples in one row of a causal LM; an encoder-decoder "
+                                   "model pads its source and target separately (set data.packing=false)",
+                                   field="data.packing")
         self.tokenizer, self.causal, self.add_bos = tokenizer, causal, add_bos
         self.tokenizer_identity = identity or getattr(tokenizer, "name_or_path", "") or str(len(tokenizer))
 
@@ -144,15 +155,19 @@ class GazeDataModule(L.LightningDataModule):
         features = self.split_features(split)
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        lengths = features.lengths("input_ids") + features.lengths("labels") * (not self.causal)
+        lengths = features.lengths("input_ids")  # encoder-decoder: targets refine the groups (secondary)
         # training batches are shuffled; length_grouped=false makes each batch a random draw
         # (mega-chunks of one batch), evaluation batches are sorted by length
         sampler = LengthGroupedBatchSampler(lengths.tolist(), self.batch_size if train else self.eval_batch_size,
                                             shuffle=train, seed=self.seed,
                                             mega_batch=self.mega_batch if self.length_grouped else 1,
-                                            rank=rank, world_size=world)
+                                            rank=rank, world_size=world,
+                                            secondary=None if self.causal else features.lengths("labels").tolist())
         collate = partial(pad_batch, pad_token_id=self.tokenizer.pad_token_id,
                           pad_to_multiple_of=self.pad_to_multiple_of)
+        if train and self.packing:
+            collate = partial(pack_batch, pad_token_id=self.tokenizer.pad_token_id,
+                              capacity=self.pack_length or int(lengths.max()), pad_to_multiple_of=self.pad_to_multiple_of)
         # the loader's own generator: starting an epoch's iterator draws its worker seed from it, not
         # from the global RNG, so a resumed run's dropout masks are the uninterrupted run's
         return DataLoader(features, batch_sampler=sampler, collate_fn=collate, num_workers=self.num_workers,

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from gazelm.atomic import atomic_path
-from gazelm.data.collate import BOOL_KEYS, FLOAT_KEYS, SEQUENCE_KEYS
+from gazelm.data.collate import BOOL_KEYS, FLOAT_KEYS, SEQUENCE_KEYS, positions_within
 
 SCALAR_KEYS = ("n_prompt", "example_index")
 
@@ -24,6 +24,11 @@ class FeatureTable(Sequence[dict[str, Any]]):
     def __init__(self, packed: dict[str, torch.Tensor]):
         self.packed = packed
         self.keys = [k for k in SEQUENCE_KEYS if k in packed]
+        for i, key in enumerate(self.keys):  # keys laid out alike share one offsets tensor (one gather a batch)
+            same = next((packed[f"{k}@offsets"] for k in self.keys[:i]
+                         if torch.equal(packed[f"{k}@offsets"], packed[f"{key}@offsets"])), None)
+            if same is not None:
+                packed[f"{key}@offsets"] = same
         self._n = len(packed["n_prompt"])
 
     @classmethod
@@ -60,6 +65,10 @@ class FeatureTable(Sequence[dict[str, Any]]):
             row[key] = self.packed[key][offsets[i]:offsets[i + 1]]
         return row
 
+    def __getitems__(self, indices: Sequence[int]) -> "FeatureRows":
+        """A batch of rows for the collators (``DataLoader`` calls this with a batch's indices)."""
+        return FeatureRows(self, torch.as_tensor(list(indices), dtype=torch.long))
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return (self[i] for i in range(self._n))
 
@@ -70,3 +79,37 @@ class FeatureTable(Sequence[dict[str, Any]]):
     @classmethod
     def load(cls, path: str | Path) -> "FeatureTable":
         return cls(torch.load(path, weights_only=True))
+
+
+class FeatureRows:
+    """Some rows of a :class:`FeatureTable`, read column by column with one gather each
+    (``pad_batch`` / ``pack_batch`` accept it wherever they accept a list of rows)."""
+
+    def __init__(self, table: FeatureTable, indices: torch.Tensor):
+        self.table, self.indices = table, indices
+        self._gathers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.table[int(self.indices[i])]
+
+    def column(self, key: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """All the rows' ``key`` values concatenated, and each row's length."""
+        if key not in self.table.keys:
+            return None
+        gather, lengths = self._gather(self.table.packed[f"{key}@offsets"])
+        return self.table.packed[key][gather], lengths
+
+    def _gather(self, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flat positions of the rows' values, computed once per distinct offsets table."""
+        key = id(offsets)
+        if key not in self._gathers:
+            starts = offsets[self.indices]
+            lengths = offsets[self.indices + 1] - starts
+            self._gathers[key] = torch.repeat_interleave(starts, lengths) + positions_within(lengths), lengths
+        return self._gathers[key]
+
+    def scalar(self, key: str) -> torch.Tensor:
+        return self.table.packed[key][self.indices]

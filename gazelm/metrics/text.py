@@ -101,6 +101,8 @@ def map_chunks(fn: Callable[[list[Any]], list[Any]], items: Sequence[Any], n_job
     # fork: works from scripts without a __main__ guard and from notebooks; workers only run
     # pure-Python / tree-sitter code, never torch or CUDA
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    if method == "fork":  # import what fn imports here once, so forked workers inherit it (nltk: ~4 s a worker)
+        fn([])
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method)) as pool:
         futures = [pool.submit(fn, chunk) for chunk in chunks]
         extra = during() if during else None

@@ -8,9 +8,12 @@ they are in the local cache). LoRA (peft) is a switch.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -19,18 +22,58 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqL
 
 from gazelm.data.tokenizer_training import train_bpe_tokenizer
 from gazelm.errors import GazelmInputError
+from gazelm.objectives.tokens import kept_log_probs, predicting_mask, token_log_probs
 
 log = logging.getLogger(__name__)
 KINDS = {"seq2seq": AutoModelForSeq2SeqLM, "causal": AutoModelForCausalLM}
 
 
+@contextmanager
+def project_only(head: nn.Module, keep: torch.Tensor) -> Iterator[None]:
+    """Run the output embeddings only on the ``keep`` positions ([B, T] → [n, V] logits), for
+    models without ``logits_to_keep`` (encoder-decoder LMs): what follows the head in HF models
+    (a bias, a soft-cap) is element-wise, so it applies to the kept rows alike."""
+    handle = head.register_forward_pre_hook(lambda module, args: (args[0][keep],))
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@dataclass
+class ScoredOutput:
+    """What the backbone returns when the caller names the labels it scores: their log-probs and
+    mask ([B, T'] as :func:`~gazelm.objectives.tokens.token_log_probs` returns them), not logits."""
+
+    log_probs: torch.Tensor
+    label_mask: torch.Tensor
+    attentions: Any = None
+
+
 class Backbone(nn.Module):
-    """The model and its tokenizer; ``forward(batch)`` returns the HF output."""
+    """The model and its tokenizer; ``forward(batch)`` returns the HF output.
+
+    ``forward(batch, labels=...)`` returns a :class:`ScoredOutput` instead, for which only the
+    positions that predict a label are projected onto the vocabulary (causal: ``logits_to_keep``,
+    or liger-kernel's fused linear cross-entropy with ``fused_ce``; encoder-decoder: the head
+    runs on the non-padded decoder positions): the LM head and softmax skip prompt tokens and
+    padding, which on a small model is most of the step. A batch with ``position_ids`` holds packed rows
+    (:mod:`gazelm.data.packing`): the model gets the positions and no 2-D mask, and Hugging Face
+    makes each example attend only to itself (block-diagonal mask for eager/SDPA, varlen
+    FlashAttention-2).
+    """
 
     def __init__(self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, kind: str, identity: str,
-                 add_bos: bool = False):
+                 add_bos: bool = False, fused_ce: bool = False):
         super().__init__()
         self.model, self.tokenizer, self.kind, self.identity, self.add_bos = model, tokenizer, kind, identity, add_bos
+        self.fused_ce = fused_ce
+        self._keeps_logits: bool | None = None
+        self._compiled = False
+        if fused_ce:
+            from gazelm.models.fused_ce import check_fused_ce
+
+            check_fused_ce(self)
 
     @property
     def is_causal(self) -> bool:
@@ -40,16 +83,51 @@ class Backbone(nn.Module):
     def has_lora(self) -> bool:
         return hasattr(self.model, "peft_config")
 
-    def forward(self, batch: Mapping[str, torch.Tensor], output_attentions: bool = False) -> Any:
-        kwargs: dict[str, Any] = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    @property
+    def base(self) -> nn.Module:
+        """The Hugging Face model (under LoRA: with the adapters injected)."""
+        return self.model.get_base_model() if self.has_lora else self.model
+
+    def keeps_logits(self) -> bool:
+        """Whether the causal model computes logits at a boolean mask of positions (``logits_to_keep``)."""
+        if self._keeps_logits is None:
+            self._keeps_logits = self.is_causal and "logits_to_keep" in inspect.signature(self.base.forward).parameters
+        return self._keeps_logits
+
+    def forward(self, batch: Mapping[str, torch.Tensor], output_attentions: bool = False,
+                labels: torch.Tensor | None = None) -> Any:
+        kwargs: dict[str, Any] = {"input_ids": batch["input_ids"], "use_cache": False}
+        if "position_ids" in batch:  # packed rows: positions restart per example, no padding mask
+            kwargs["position_ids"] = batch["position_ids"]
+        else:
+            kwargs["attention_mask"] = batch["attention_mask"]
         if output_attentions:
             kwargs["output_attentions"] = True
-        if self.is_causal:
-            return self.model(**kwargs, use_cache=False)
-        # decoder inputs from the labels, without asking HF for a loss the objective recomputes
-        base = self.model.get_base_model() if self.has_lora else self.model
-        decoder_input_ids = base.prepare_decoder_input_ids_from_labels(labels=batch["labels"])
-        return self.model(**kwargs, decoder_input_ids=decoder_input_ids, use_cache=False)
+        if not self.is_causal:  # decoder inputs from the labels, without a loss HF would compute for nothing
+            kwargs["decoder_input_ids"] = self.base.prepare_decoder_input_ids_from_labels(labels=batch["labels"])
+        if labels is None:
+            return self.model(**kwargs)
+        if self.fused_ce:
+            from gazelm.models.fused_ce import fused_log_probs
+
+            return fused_log_probs(self, kwargs, labels)
+        keep = predicting_mask(labels, self.is_causal)
+        if self.keeps_logits():
+            out = self.model(**kwargs, logits_to_keep=keep)
+        elif self._compiled:  # a per-call hook would recompile the graph: project every position
+            out = self.model(**kwargs)
+            return ScoredOutput(*token_log_probs(out.logits, labels, self.is_causal), getattr(out, "attentions", None))
+        else:
+            with project_only(self.base.get_output_embeddings(), keep):
+                out = self.model(**kwargs)
+        logp, mask = kept_log_probs(out.logits, labels, self.is_causal)
+        return ScoredOutput(logp, mask, getattr(out, "attentions", None))
+
+    def compile_model(self, options: Any = True) -> None:
+        """``torch.compile`` the Hugging Face model in place (its state-dict keys stay the same);
+        ``options``: ``true`` or a dict of ``torch.compile`` keyword arguments."""
+        self.model.compile(**(dict(options) if isinstance(options, Mapping) else {}))
+        self._compiled = True
 
     def parameter_counts(self) -> dict[str, int]:
         total = sum(p.numel() for p in self.parameters())
@@ -127,13 +205,14 @@ def build_backbone(kind: str, name_or_path: str | None = None, config: Mapping[s
                    tokenizer: Mapping[str, Any] | None = None, lora: Mapping[str, Any] | None = None,
                    corpus: Iterable[str] | None = None, cache_dir: str | None = None, dtype: str | None = None,
                    add_bos: bool = False, gradient_checkpointing: bool = False,
-                   attn_implementation: str | None = None) -> Backbone:
+                   attn_implementation: str | None = None, fused_ce: bool = False) -> Backbone:
     """Load ``name_or_path`` or build ``config`` (``model_type`` + sizes) from scratch.
 
     With ``config`` set, the model is randomly initialised (seeded by the caller) and the
     tokenizer's vocabulary size and special ids are filled in. ``attn_implementation``
     (``eager``, ``sdpa``, …) is passed to Hugging Face; objectives that read attention
-    weights need ``eager``.
+    weights need ``eager``. ``fused_ce`` scores tokens with liger-kernel's fused linear
+    cross-entropy (CUDA only; :mod:`gazelm.models.fused_ce`).
     """
     if kind not in KINDS:
         raise GazelmInputError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}", field="model.kind")
@@ -158,4 +237,4 @@ def build_backbone(kind: str, name_or_path: str | None = None, config: Mapping[s
         model.gradient_checkpointing_enable()
     if lora and lora.get("enabled"):
         model = _apply_lora(model, {**lora, "kind": kind})
-    return Backbone(model, tok, kind, identity, add_bos=add_bos)
+    return Backbone(model, tok, kind, identity, add_bos=add_bos, fused_ce=fused_ce)

@@ -17,8 +17,9 @@ from transformers import get_scheduler
 from gazelm.checkpoints import load_rng_states, save_rng_states
 from gazelm.distributed import process_group_ready
 from gazelm.models.backbones import Backbone
+from gazelm.models.fsdp import root_params_gathered
 from gazelm.objectives.base import Objective
-from gazelm.objectives.tokens import token_log_probs
+from gazelm.objectives.tokens import output_log_probs
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
@@ -36,7 +37,8 @@ class GazeLM(L.LightningModule):
 
     # -- loss -------------------------------------------------------------------------
     def forward(self, batch: Mapping[str, torch.Tensor]) -> Any:
-        return self.backbone(batch, output_attentions="attentions" in self.objective.needs)
+        return self.backbone(batch, output_attentions="attentions" in self.objective.needs,
+                             labels=self.objective.scored_labels(batch))
 
     def items_normalizer(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
         """What a summed micro-batch loss is divided by (see ``gazelm.objectives.base``)."""
@@ -58,15 +60,26 @@ class GazeLM(L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         outputs = self(batch)
         loss, logs = self.objective.loss(batch, outputs, self)
-        size = int(batch["input_ids"].shape[0])
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        for name, value in logs.items():
-            self.log(f"train/{name}", value, batch_size=size)
+        if self._logs_this_step():
+            size = int(batch["example_index"].shape[0])  # examples, also when packed into fewer rows
+            self.log("train/loss", loss, prog_bar=True, batch_size=size)
+            for name, value in logs.items():
+                self.log(f"train/{name}", value, batch_size=size)
         return loss
 
+    def _logs_this_step(self) -> bool:
+        """Lightning writes step metrics every ``trainer.log_every_n_steps`` optimizer steps (after
+        the step, while ``global_step + 1`` is still the step's number); logging on those steps only
+        spares the others ``self.log``'s work and the progress bar's tensor → number syncs."""
+        trainer = self._trainer
+        if trainer is None or trainer.fast_dev_run:
+            return True
+        every = trainer.log_every_n_steps
+        return every > 0 and (trainer.global_step + 1) % every == 0
+
     def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
-        outputs = self.backbone(batch)
-        logp, mask = token_log_probs(outputs.logits, batch["labels"], self.backbone.is_causal)
+        outputs = self.backbone(batch, labels=batch["labels"])
+        logp, mask = output_log_probs(outputs, batch["labels"], self.backbone.is_causal)
         n = int(mask.sum())
         self.log(f"{prefix}/loss", -logp.sum() / max(n, 1), batch_size=max(n, 1), sync_dist=True, prog_bar=True)
 
@@ -82,9 +95,10 @@ class GazeLM(L.LightningModule):
         """Decode new text for a (left-padded, for causal models) prompt batch; with
         ``num_return_sequences=n`` the n samples of each prompt follow each other."""
         tok = self.backbone.tokenizer
-        out = self.backbone.model.generate(input_ids=input_ids.to(self.device),
-                                           attention_mask=attention_mask.to(self.device),
-                                           pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kwargs)
+        with root_params_gathered(self):  # FSDP: the root unit's embeddings and head, whole
+            out = self.backbone.model.generate(input_ids=input_ids.to(self.device),
+                                               attention_mask=attention_mask.to(self.device),
+                                               pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kwargs)
         if self.backbone.is_causal:
             out = out[:, input_ids.shape[1]:]
         # leading whitespace is part of the text (a Python body's indentation); trailing is not

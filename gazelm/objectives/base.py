@@ -61,6 +61,9 @@ class Objective:
     """
 
     needs: frozenset[str] = frozenset()
+    # reads only per-token and per-example quantities, so packed rows (gazelm.data.packing) give
+    # the same loss as one example per row; objectives comparing whole rows leave it False
+    supports_packing: bool = False
 
     @property
     def uses_gaze(self) -> bool:
@@ -83,6 +86,13 @@ class Objective:
         """The counts this objective's loss divides by, for one micro-batch (see the module
         docstring). Default: the number of label tokens, ``n_label_tokens``."""
         return {"n_label_tokens": label_token_count(batch)}
+
+    def scored_labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The tokens whose log-probabilities ``loss`` reads (-100 elsewhere), or ``None`` when it
+        needs the full logits. Naming them lets the backbone skip the vocabulary projection
+        everywhere else; ``loss`` then gets their log-probs as ``outputs.log_probs`` /
+        ``outputs.label_mask`` (read them with :func:`gazelm.objectives.tokens.output_log_probs`)."""
+        return None
 
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
         raise NotImplementedError

@@ -7,7 +7,7 @@ import torch
 
 from gazelm.objectives.base import Counts, Logs, Objective
 from gazelm.objectives.eyemulator import COUNT_KEYS, COUNTS, LOSS_ON, loss_labels
-from gazelm.objectives.tokens import token_log_probs
+from gazelm.objectives.tokens import output_log_probs
 
 
 class CrossEntropy(Objective):
@@ -17,6 +17,8 @@ class CrossEntropy(Objective):
     also the source code tokens of the prompt, the positions ``eyemulator`` weights with
     ``loss_on`` set alike, so CE with the same ``loss_on`` is its gaze-free baseline.
     """
+
+    supports_packing = True
 
     def __init__(self, loss_on: str = "target"):
         if loss_on not in LOSS_ON:
@@ -30,8 +32,11 @@ class CrossEntropy(Objective):
     def window_counts(self, batch: dict[str, torch.Tensor]) -> Counts:
         return {key: COUNTS[key](batch) for key in COUNT_KEYS["active_tokens"][self.loss_on]}
 
+    def scored_labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return loss_labels(batch, self.loss_on)
+
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
-        logp, mask = token_log_probs(outputs.logits, loss_labels(batch, self.loss_on), module.backbone.is_causal)
+        logp, mask = output_log_probs(outputs, self.scored_labels(batch), module.backbone.is_causal)
         total = -logp.sum()
         loss = total / sum(module.items_normalizer(batch, k) for k in COUNT_KEYS["active_tokens"][self.loss_on])
         return loss, {"ce": total.detach() / mask.sum().clamp(min=1)}

@@ -26,8 +26,9 @@ from typing import Any
 
 import torch
 
+from gazelm.data.packing import example_starts, example_values_per_token, per_example
 from gazelm.objectives.base import Counts, Logs, Objective, label_token_count
-from gazelm.objectives.tokens import IGNORE_INDEX, align_for_causal, token_log_probs
+from gazelm.objectives.tokens import IGNORE_INDEX, align_for_causal, output_log_probs
 
 SCOPES = ("token", "example", "auto")
 REDUCES = ("max", "mean")
@@ -35,18 +36,15 @@ LOSS_ON = ("target", "input", "both")
 NORMALIZE = ("active_tokens", "weight_sum")
 
 
-def example_weights(input_weights: torch.Tensor, code_token_mask: torch.Tensor, reduce: str = "max") -> torch.Tensor:
-    """One weight per example: max or mean of ``input_weights`` over its code tokens (1.0 if none)."""
-    code = code_token_mask.bool()
-    w = input_weights.float()
-    has = code.any(-1)
-    if reduce == "max":
-        per = w.masked_fill(~code, float("-inf")).amax(-1)
-    elif reduce == "mean":
-        per = (w * code).sum(-1) / code.sum(-1).clamp(min=1)
-    else:
+def example_weights(input_weights: torch.Tensor, code_token_mask: torch.Tensor, reduce: str = "max",
+                    batch: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """One weight per example: max or mean of ``input_weights`` over its code tokens (1.0 if none).
+
+    Examples are the rows, or the segments of a packed ``batch`` (:mod:`gazelm.data.packing`)."""
+    if reduce not in REDUCES:
         raise ValueError(f"unknown reduce {reduce!r}; expected one of {', '.join(REDUCES)}")
-    return torch.where(has, per, torch.ones_like(per))
+    rows = {"input_ids": input_weights, "labels": input_weights}  # one example per row
+    return per_example(input_weights, code_token_mask, batch if batch is not None else rows, reduce)
 
 
 def loss_labels(batch: dict[str, torch.Tensor], loss_on: str) -> torch.Tensor:
@@ -70,10 +68,9 @@ COUNT_KEYS = {"active_tokens": {"target": ("n_label_tokens",), "input": ("n_inpu
 
 
 def input_code_labels(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``input_ids`` at source code-token positions (excluding position 0, which no causal
-    model predicts), -100 elsewhere: the input tokens an ``input`` loss scores."""
-    code = batch["code_token_mask"].bool().clone()
-    code[:, 0] = False
+    """``input_ids`` at source code-token positions (excluding each example's first position,
+    which no causal model predicts), -100 elsewhere: the input tokens an ``input`` loss scores."""
+    code = batch["code_token_mask"].bool() & ~example_starts(batch)
     return batch["input_ids"].masked_fill(~code, IGNORE_INDEX)
 
 
@@ -83,14 +80,14 @@ def _code_positions(batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 def _example_weight_sum(reduce: str):
     def count(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        w = example_weights(batch["input_weights"], batch["code_token_mask"], reduce)
-        return (w * (batch["labels"] != IGNORE_INDEX).sum(-1).float()).sum()
+        w = example_weights(batch["input_weights"], batch["code_token_mask"], reduce, batch)
+        return (example_values_per_token(w, batch, batch["labels"]) * (batch["labels"] != IGNORE_INDEX)).sum()
     return count
 
 
 #: What ``N`` is made of, per micro-batch: label tokens, Σ ``label_weights`` over them, input
-#: code-token positions 1.. (and Σ ``input_weights`` over them), Σ over examples of the example
-#: weight × its label tokens.
+#: code-token positions (each example's first one excluded; and Σ ``input_weights`` over them),
+#: Σ over examples of the example weight × its label tokens — per example, also in packed rows.
 COUNTS = {
     "n_label_tokens": label_token_count,
     "label_weight_sum": lambda b: (b["label_weights"].float() * (b["labels"] != IGNORE_INDEX)).sum(),
@@ -104,6 +101,7 @@ class EyeMulator(Objective):
     """Gaze-weighted cross-entropy (see the module docstring for the formula and options)."""
 
     uses_gaze = True
+    supports_packing = True
 
     def __init__(self, scope: str = "token", reduce: str = "max", loss_on: str = "target",
                  normalize: str = "active_tokens", target_language: str | None = None):
@@ -145,8 +143,8 @@ class EyeMulator(Objective):
     def _positions(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids to score (−100 = no loss) and their weights, aligned with the batch."""
         if self.scope == "example":
-            w = example_weights(batch["input_weights"], batch["code_token_mask"], self.reduce)
-            return batch["labels"], w[:, None].expand_as(batch["labels"])
+            w = example_weights(batch["input_weights"], batch["code_token_mask"], self.reduce, batch)
+            return batch["labels"], example_values_per_token(w, batch, batch["labels"])
         weights = {"target": batch["label_weights"], "input": batch["input_weights"]}.get(self.loss_on)
         if weights is None:  # both
             weights = torch.where(batch["labels"] != IGNORE_INDEX, batch["label_weights"], batch["input_weights"])
@@ -165,11 +163,14 @@ class EyeMulator(Objective):
     def _normalizer(self, batch: dict[str, torch.Tensor], module: Any) -> torch.Tensor:
         return sum(module.items_normalizer(batch, k) for k in self._normalizer_keys())
 
+    def scored_labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self._positions(batch)[0]
+
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
         causal = module.backbone.is_causal
         self._check_backbone(causal)
         labels, weights = self._positions(batch)
-        logp, mask = token_log_probs(outputs.logits, labels, causal)
+        logp, mask = output_log_probs(outputs, labels, causal)
         w = align_for_causal(weights, causal).float() * mask
         total = -(w * logp).sum()
         loss = total / self._normalizer(batch, module)

@@ -98,6 +98,47 @@ def test_datamodule_without_length_grouping_still_shuffles(tmp_path) -> None:
         assert firsts != sorted(firsts, reverse=True)  # shuffled batch order either way
 
 
+def test_secondary_lengths_group_targets_too() -> None:
+    """Encoder-decoder batches: sources of similar length and, inside that, targets of similar
+    length — fewer padded positions (source + target) than grouping by their sum."""
+    import random
+
+    rng = random.Random(0)
+    src = [rng.randint(10, 200) for _ in range(800)]
+    tgt = [rng.randint(2, 48) for _ in range(800)]
+
+    def padded(batches):
+        return sum(len(b) * (max(src[i] for i in b) + max(tgt[i] for i in b)) for b in batches)
+
+    two_level = list(LengthGroupedBatchSampler(src, 16, seed=1, mega_batch=10, secondary=tgt))
+    by_sum = list(LengthGroupedBatchSampler([a + b for a, b in zip(src, tgt)], 16, seed=1, mega_batch=10))
+    assert sorted(i for b in two_level for i in b) == list(range(800))
+    assert padded(two_level) < 0.95 * padded(by_sum)
+
+
+def test_table_batches_collate_like_rows() -> None:
+    """The DataLoader hands ``FeatureTable.__getitems__`` (one gather per column) to the
+    collators; the batch equals the one built row by row, padded and packed."""
+    from torch.utils.data import DataLoader
+
+    from gazelm.data.features import FeatureTable
+    from gazelm.data.packing import pack_batch
+
+    rows = [{"input_ids": list(range(1, 2 + i % 5)), "labels": [-100] + list(range(2, 2 + i % 5)),
+             "input_weights": [1.0 + i] * (1 + i % 5), "label_weights": [2.0] * (1 + i % 5),
+             "source_mask": [True] * (1 + i % 5), "n_prompt": 1, "example_index": i} for i in range(12)]
+    table = FeatureTable.from_rows(rows)
+    picked = [3, 0, 7, 11]
+    for collate in (lambda f: pad_batch(f, 0), lambda f: pad_batch(f, 0, padding_side="left"),
+                    lambda f: pack_batch(f, 0, capacity=6)):
+        vectorised, by_row = collate(table.__getitems__(picked)), collate([table[i] for i in picked])
+        assert vectorised.keys() == by_row.keys()
+        assert all(torch.equal(vectorised[k], by_row[k]) for k in by_row)
+    loader = DataLoader(table, batch_sampler=[picked], collate_fn=lambda f: (type(f).__name__, pad_batch(f, 0)))
+    kind, batch = next(iter(loader))
+    assert kind == "FeatureRows" and batch["example_index"].tolist() == picked
+
+
 # -- resuming mid-epoch ------------------------------------------------------------------------------------
 LENGTHS = [3, 9, 1, 7, 4, 4, 2, 8, 5, 6, 1, 2, 9, 3, 7, 5, 2, 6, 8, 4, 3, 1]  # 22 examples, batches of 2 → 11
 

@@ -1,0 +1,228 @@
+"""Interleaved benchmark rounds: each arm in its own long-lived process, timed in turns.
+
+Why: on a shared machine the load changes from one minute to the next, so timing arm A for a
+minute and then arm B for a minute measures the load as much as the arms. Here every arm is a
+worker process that stays alive for the whole benchmark (model built, data loaded, warmed up
+once); a coordinator then runs *rounds*: in each round every arm runs a few steps, in an order
+shuffled per round, so neighbouring chunks of different arms see the same load. The ratio of
+two arms is computed per round and the median over rounds is reported with its spread.
+
+A benchmark script uses it in two places:
+
+* the worker side: ``serve(arm)`` where ``arm(gate)`` runs the arm's loop and calls
+  ``gate.step()`` at the start of every step and ``gate.count(units)`` for the work done
+  (tokens, pairs, prompts). Loops owned by a library (Lightning, HF ``Trainer``) call them
+  from a callback; the gate blocks between chunks while the other arms run.
+* the coordinator side: ``run_rounds(arms, ...)`` starts one worker per arm with
+  ``python <script> <args> --worker <arm>`` and returns the per-round rates;
+  ``report(...)`` prints the table, the per-round ratio (median, IQR, min–max) and ``RATIO``.
+
+Protocol (worker stdout is reserved for it; anything else a library prints goes to stderr):
+the coordinator writes ``{"steps": k}`` or ``{"stop": true}``; the worker answers
+``{"units": u, "seconds": s, "peak_mb": m}`` once the k steps are done.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+WORKER_FLAG = "--worker"
+
+
+# -- worker side ----------------------------------------------------------------------------
+class Gate:
+    """Pauses the arm's loop at chunk boundaries and meters the chunk in between."""
+
+    def __init__(self, protocol_in, protocol_out, sync: Callable[[], None] | None = None):
+        self._in, self._out, self._sync = protocol_in, protocol_out, sync or (lambda: None)
+        self._remaining = 0
+        self._units = 0.0
+        self._start = 0.0
+        self.extra: dict = {}
+
+    def count(self, units) -> None:
+        """Add work done; a tensor (e.g. a token count on the GPU) is summed lazily, so counting
+        does not synchronise the device at every step, only at the chunk's end."""
+        self._units = self._units + units
+
+    def step(self) -> None:
+        """Call at the start of every step (before the step's own work)."""
+        if self._remaining == 0:
+            self._sync()
+            if self._start:
+                self._reply({"units": float(self._units), "seconds": time.perf_counter() - self._start,
+                             "peak_mb": peak_rss_mb(), **self.extra})
+            command = json.loads(self._in.readline() or '{"stop": true}')
+            if command.get("stop"):
+                self._out.flush()
+                os._exit(0)  # the arm's library loop has nothing left to do; skip its teardown
+            self._remaining, self._units = int(command["steps"]), 0.0
+            self._sync()
+            self._start = time.perf_counter()
+        self._remaining -= 1
+
+    def _reply(self, message: dict) -> None:
+        self._out.write(json.dumps(message) + "\n")
+        self._out.flush()
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def serve(arm: Callable[[Gate], None], sync: Callable[[], None] | None = None) -> None:
+    """Worker main: hand ``arm`` a gate; the protocol goes over the process's original stdout.
+
+    Build the arm (model, data) inside ``arm(gate)``: from here on anything printed, by Python
+    or by native code, goes to stderr."""
+    protocol_out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # whatever libraries print goes to stderr, not into the protocol
+    sys.stdout = sys.stderr
+    gate = Gate(sys.stdin, protocol_out, sync)
+    arm(gate)
+    while True:  # the arm's loop ended early (e.g. out of data): keep answering with empty chunks
+        gate.step()
+
+
+def pull_loop(step: Callable[[], float]) -> Callable[[Gate], None]:
+    """An arm whose unit of work is one call of ``step()`` (returns the units it did)."""
+    def arm(gate: Gate) -> None:
+        while True:
+            gate.step()
+            gate.count(step())
+    return arm
+
+
+def worker_arm(argv: Sequence[str] | None = None) -> str | None:
+    """The arm this process serves (``--worker <arm>``), or ``None`` for the coordinator."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return argv[argv.index(WORKER_FLAG) + 1] if WORKER_FLAG in argv else None
+
+
+# -- coordinator side -----------------------------------------------------------------------
+@dataclass
+class Rounds:
+    arms: list[str]
+    rates: dict[str, list[float]] = field(default_factory=dict)      # units/s per round
+    units: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_mb: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, dict] = field(default_factory=dict)
+    load: tuple[float, float] = (0.0, 0.0)                            # 1-min load average before, after
+
+    def median_rate(self, arm: str) -> float:
+        return statistics.median(self.rates[arm])
+
+    def ratios(self, arm: str, other: str) -> list[float]:
+        """Per-round ``rate(arm) ÷ rate(other)``: both measured within the same round."""
+        return [a / b for a, b in zip(self.rates[arm], self.rates[other]) if b > 0]
+
+
+class _Worker:
+    def __init__(self, name: str, argv: Sequence[str], log_dir: str):
+        self.name = name
+        self.log_path = os.path.join(log_dir, f"{name}.log")
+        self._log = open(self.log_path, "w")
+        cmd = [sys.executable, *argv, WORKER_FLAG, name]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                                     text=True, bufsize=1)
+
+    def run(self, steps: int) -> dict:
+        self.proc.stdin.write(json.dumps({"steps": steps}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            self._log.flush()
+            tail = open(self.log_path).read()[-4000:]
+            raise SystemExit(f"arm {self.name!r} exited (status {self.proc.wait()}); its log:\n{tail}")
+        return json.loads(line)
+
+    def stop(self) -> None:
+        try:
+            self.proc.stdin.write(json.dumps({"stop": True}) + "\n")
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self._log.close()
+
+
+def run_rounds(arms: Sequence[str], *, rounds: int, steps: int, warmup: int, seed: int = 0,
+               argv: Sequence[str] | None = None, verbose: bool = True) -> Rounds:
+    """Start one worker per arm (``python <argv> --worker <arm>``), warm each up, then run
+    ``rounds`` rounds of ``steps`` steps per arm in a fresh random order each round."""
+    argv = list(sys.argv if argv is None else argv)
+    result = Rounds(arms=list(arms), rates={a: [] for a in arms}, units={a: 0.0 for a in arms},
+                    seconds={a: 0.0 for a in arms})
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="gazelm-bench-") as log_dir:
+        workers = {a: _Worker(a, argv, log_dir) for a in arms}
+        try:
+            for name, worker in workers.items():  # start-up (build, load, compile) + warm-up steps, untimed
+                if verbose:
+                    print(f"warming up {name} ({warmup} steps)", file=sys.stderr, flush=True)
+                worker.run(warmup)
+            result.load = (os.getloadavg()[0], 0.0)
+            for r in range(rounds):
+                order = rng.sample(list(arms), len(arms))
+                for name in order:
+                    reply = workers[name].run(steps)
+                    result.rates[name].append(reply["units"] / reply["seconds"] if reply["seconds"] > 0 else 0.0)
+                    result.units[name] += reply["units"]
+                    result.seconds[name] += reply["seconds"]
+                    result.peak_mb[name] = reply.get("peak_mb", 0.0)
+                    result.extra[name] = {k: v for k, v in reply.items()
+                                          if k not in ("units", "seconds", "peak_mb")}
+                if verbose:
+                    print(f"round {r + 1}/{rounds}: " + ", ".join(f"{a} {result.rates[a][-1]:.1f}/s" for a in order),
+                          file=sys.stderr, flush=True)
+            result.load = (result.load[0], os.getloadavg()[0])
+        finally:
+            for worker in workers.values():
+                worker.stop()
+    return result
+
+
+def quantiles(values: Sequence[float]) -> tuple[float, float, float]:
+    """25th, 50th, 75th percentile (inclusive method; the median itself for one value)."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def report(result: Rounds, primary: str, peers: Sequence[str], unit: str, references: Sequence[str] = (),
+           label: str | None = None) -> float:
+    """Print every arm and the per-round ratio of ``primary`` to the best peer; returns that ratio.
+
+    The best peer is the peer with the highest median rate; ``references`` are arms shown
+    with their ratio but never chosen as the best peer (e.g. a default-configured peer)."""
+    arms = [primary, *peers, *references]
+    print(f"{'arm':<22}{unit + '/s median':>18}{'IQR':>22}{'total ' + unit:>16}{'peak MB':>10}  {primary} ÷ arm")
+    for arm in arms:
+        q1, q2, q3 = quantiles(result.rates[arm])
+        vs = statistics.median(result.ratios(primary, arm)) if arm != primary else 1.0
+        print(f"{arm:<22}{q2:>18.1f}{f'{q1:.1f}–{q3:.1f}':>22}{result.units[arm]:>16.0f}"
+              f"{result.peak_mb.get(arm, 0):>10.0f}  {vs:.3f}")
+    best = max(peers, key=result.median_rate)
+    ratios = result.ratios(primary, best)
+    q1, q2, q3 = quantiles(ratios)
+    print(f"per-round ratio {primary} ÷ {best} (best peer): median {q2:.3f}, IQR {q1:.3f}–{q3:.3f}, "
+          f"min–max {min(ratios):.3f}–{max(ratios):.3f}, {len(ratios)} rounds; "
+          f"load average {result.load[0]:.1f} → {result.load[1]:.1f} on {os.cpu_count()} cores")
+    whole = (result.units[primary] / result.seconds[primary]) / (result.units[best] / result.seconds[best])
+    print(f"whole-run ratio (all {unit} ÷ all seconds of each arm): {whole:.3f}")
+    print(f"RATIO{' ' + label if label else ''} {q2:.2f}")
+    return q2

@@ -1,0 +1,55 @@
+"""docs/benchmarks.md cannot drift: every ``python benchmarks/...`` line on the page runs, in a cheap
+form (its own arguments, then a few rounds/steps/examples appended: argparse keeps the last);
+``--gpu`` lines only parse on a machine without CUDA."""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+DOC = ROOT / "docs" / "benchmarks.md"
+CHEAP = {
+    "train_throughput.py": ["--rounds", "1", "--steps", "1", "--warmup", "1", "--examples", "48",
+                            "--arms", "gazelm", "hf_grouped"],
+    "profile_train.py": ["--steps", "1", "--warmup", "1"],
+    "gaze_pipeline.py": ["--rows", "40", "--rounds", "1", "--steps", "1"],
+    "objective_overhead.py": ["--batch", "2", "--seq", "32", "--hidden", "32", "--layers", "1", "--vocab", "256",
+                              "--rounds", "1", "--warmup", "1"],
+    "eval_speed.py": ["--pairs", "20", "--pairs-total", "20", "--rounds", "1", "--gen-inputs", "2",
+                      "--max-new-tokens", "2"],
+    "attribution_speed.py": ["--prompts", "3", "--rounds", "1", "--steps", "1", "--ig-steps", "2",
+                             "--max-new-tokens", "2"],
+}
+
+
+def commands() -> list[list[str]]:
+    blocks = re.findall(r"```bash\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    lines = [c.strip() for b in blocks for c in b.replace("\\\n", " ").split("\n") if c.strip()]
+    return [shlex.split(c, comments=True) for c in lines if c.startswith("python benchmarks/")]
+
+
+@pytest.mark.slow
+def test_every_benchmark_line_runs(data_dir) -> None:
+    lines = commands()
+    assert {script_name(c) for c in lines} == set(CHEAP)  # every benchmark has its command on the page
+    env = {**os.environ, "PYTHONHASHSEED": "0", "GAZELM_DATA_DIR": str(data_dir)}
+    for line in lines:
+        script = script_name(line)
+        if "--gpu" in line:
+            r = subprocess.run([sys.executable, line[1], "--help"], cwd=ROOT, capture_output=True, text=True, env=env)
+        else:
+            r = subprocess.run([sys.executable, *line[1:], *CHEAP[script]], cwd=ROOT, capture_output=True, text=True,
+                               env=env, timeout=1200)
+        assert r.returncode == 0, (line, r.stderr[-3000:])
+        if "--gpu" not in line:
+            assert r.stdout.strip().splitlines()[-1].startswith("RATIO "), (line, r.stdout[-1000:])
+
+
+def script_name(line: list[str]) -> str:
+    return line[1].rsplit("/", 1)[-1]
