@@ -127,7 +127,7 @@ def _token_meter(model, gate: Gate, causal: bool) -> None:
 def _hf_common(args, cfg) -> dict:
     return dict(output_dir=str(ROOT / ".cache" / "bench" / "hf"), per_device_train_batch_size=args.batch_size,
                 max_steps=_total_steps(args), learning_rate=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
-                warmup_steps=int(cfg.optim.warmup_ratio * _total_steps(args)), lr_scheduler_type="cosine",
+                warmup_steps=int(cfg.scheduler.warmup_ratio * _total_steps(args)), lr_scheduler_type="cosine",
                 max_grad_norm=1.0, logging_strategy="no", save_strategy="no", report_to=[], seed=0,
                 dataloader_num_workers=0, bf16=args.gpu, use_cpu=not args.gpu, disable_tqdm=True)
 

@@ -79,7 +79,7 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     backbone: Backbone = build(corpus=corpus, **extra)
     datamodule.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
     datamodule.attach_objective(objective)
-    module = GazeLM(backbone, objective, optim=cfg.optim)
+    module = GazeLM(backbone, objective, optim=cfg.optim, scheduler=cfg.get("scheduler"))
     if cfg.get("compile"):
         backbone.compile_model(cfg.compile)
     return datamodule, module

@@ -24,7 +24,7 @@ from gazelm.report.collect import load_multirun
 from gazelm.report.console import report_tables
 from gazelm.report.table import build_report
 from gazelm.report.wandb_io import load_wandb_runs, log_report_tables, wandb_enabled
-from gazelm.report.write import write_report
+from gazelm.report.write import markdown_table, write_report
 from gazelm.sweep import console, job_states, print_job_table, summary_line
 
 
@@ -100,6 +100,21 @@ def _run(args: argparse.Namespace) -> int:
     paths = write_report(report, out, plots=not args.no_plots and bool(cfg.get("plots", True)), group_key=group_key)
     for table in report_tables(report, group_key):
         out_console.print(table)
+    participants = cfg.get("participants") or {}
+    if participants.get("treatment"):
+        from gazelm.report.participants import sweep_participant_tests
+
+        tests = sweep_participant_tests(jobs, report.keys, participants["treatment"],
+                                        participants.get("baselines") or ())
+        if len(tests):
+            paths["participants_csv"] = Path(out) / "participants.csv"
+            tests.to_csv(paths["participants_csv"], index=False)
+            text = ("\n\nPer-participant paired Wilcoxon signed-rank tests (each person's mean over their "
+                    f"trials, seeds pooled; {participants['treatment']} against each baseline prompt):\n\n"
+                    + markdown_table(tests.round(6)))
+            with open(paths["markdown"], "a", encoding="utf-8") as fh:
+                fh.write(text)
+            print(text.lstrip("\n"), end="")
     print(f"wrote {', '.join(p.name for p in paths.values())} to {out}")
     if log_report_tables(report, project, entity):
         print(f"logged W&B Tables to project {project}")

@@ -11,11 +11,16 @@ import torch
 
 log = logging.getLogger(__name__)
 PAD_VALUES = {"labels": -100, "input_weights": 1.0, "label_weights": 1.0, "human_attention": 0.0,
-              "source_mask": False, "code_token_mask": False, "gaze_mask": False}
-FLOAT_KEYS = {"input_weights", "label_weights", "human_attention"}
-BOOL_KEYS = {"source_mask", "code_token_mask", "gaze_mask"}
+              "source_mask": False, "code_token_mask": False, "gaze_mask": False, "slot_index": -1,
+              "gaze_target": 0.0, "slot_mask": False, "option_ids": -1}
+FLOAT_KEYS = {"input_weights", "label_weights", "human_attention", "gaze_target"}
+BOOL_KEYS = {"source_mask", "code_token_mask", "gaze_mask", "slot_mask"}
 SEQUENCE_KEYS = ("input_ids", "labels", "input_weights", "label_weights", "source_mask", "code_token_mask",
-                 "gaze_mask", "human_attention")
+                 "gaze_mask", "human_attention", "slot_index", "gaze_target", "slot_mask", "option_ids")
+#: per-item keys (one value per slot / option, not per position): always padded on the right
+ITEM_KEYS = {"gaze_target", "slot_mask", "option_ids"}
+#: one value per example (batched as ``[B]``; FixATE, docs/fixate.md); ``user_index`` -1 = no user
+EXAMPLE_KEYS = ("user_index", "answer_position", "choice_index", "correct_index", "adapt_only")
 
 
 def columns(features: Any, key: str) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -33,9 +38,16 @@ def columns(features: Any, key: str) -> tuple[torch.Tensor, torch.Tensor] | None
 
 
 def example_indices(features: Any) -> torch.Tensor:
+    return example_values(features, "example_index")
+
+
+def example_values(features: Any, key: str) -> torch.Tensor | None:
+    """One value per row (``example_index``, :data:`EXAMPLE_KEYS`) as ``[B]``, or ``None`` if absent."""
     if hasattr(features, "column"):
-        return features.scalar("example_index")
-    return torch.tensor([int(f["example_index"]) for f in features], dtype=torch.long)
+        return features.scalar(key)
+    if key not in features[0]:
+        return None
+    return torch.tensor([int(f[key]) for f in features], dtype=torch.long)
 
 
 def positions_within(lengths: torch.Tensor) -> torch.Tensor:
@@ -77,20 +89,25 @@ def pad_batch(features: Sequence[dict[str, Any]], pad_token_id: int, pad_to_mult
         if column is None:
             continue
         values, lengths = column
-        if id(lengths) not in layouts:
+        left = padding_side == "left" and key not in ITEM_KEYS
+        if (id(lengths), left) not in layouts:
             width = int(lengths.max())
-            if pad_to_multiple_of:
+            if pad_to_multiple_of and key not in ITEM_KEYS:
                 width = math.ceil(width / pad_to_multiple_of) * pad_to_multiple_of
-            col = width - lengths if padding_side == "left" else torch.zeros_like(lengths)
-            layouts[id(lengths)] = (destinations(lengths, torch.arange(len(lengths)), col, width),
-                                    (len(lengths), width))
-        dest, shape = layouts[id(lengths)]
+            col = width - lengths if left else torch.zeros_like(lengths)
+            layouts[(id(lengths), left)] = (destinations(lengths, torch.arange(len(lengths)), col, width),
+                                            (len(lengths), width))
+        dest, shape = layouts[(id(lengths), left)]
         fill = pad_token_id if key == "input_ids" else PAD_VALUES[key]
         batch[key] = place(values, dest, shape, fill, key_dtype(key))
         if key == "input_ids":
             real = torch.arange(shape[1])[None, :] < lengths[:, None]
             batch["attention_mask"] = (real.flip(1) if padding_side == "left" else real).long()
     batch["example_index"] = example_indices(features)
+    for key in EXAMPLE_KEYS:
+        values = example_values(features, key)
+        if values is not None:
+            batch[key] = values.bool() if key == "adapt_only" else values
     return batch
 
 

@@ -87,12 +87,23 @@ class GazeDataModule(L.LightningDataModule):
                                                  max_examples=limit, **options)
         return self.examples[split]
 
+    @property
+    def users(self) -> list[str]:
+        """Sorted ids of the people behind the examples (``meta["user"]``) over all splits; a batch's
+        ``user_index`` indexes this list. Empty for sources without users."""
+        if not hasattr(self, "_users"):
+            found = {str(e.meta["user"]) for split in ("train", "val", "test") for e in self.split_examples(split)
+                     if "user" in e.meta}
+            self._users = sorted(found)
+        return self._users
+
     def tokenizer_corpus(self, split: str = "train") -> list[str]:
-        """Texts a locally trained tokenizer learns from: the training split's sources and targets;
-        for a run without training (``train=false``: evaluation-only data such as HumanEval)
-        the evaluated split's sources (prompts) only, never its reference solutions."""
+        """Texts a locally trained tokenizer learns from: the training split's sources and targets
+        (and each example's answer strings, ``meta["choices"]``, so a tiny tokenizer has every answer
+        letter as one token); for a run without training (``train=false``: evaluation-only data such as
+        HumanEval) the evaluated split's sources (prompts) only, never its reference solutions."""
         if split == "train":
-            return [t for e in self.split_examples("train") for t in (e.source, e.target)]
+            return [t for e in self.split_examples("train") for t in (e.source, e.target, *e.meta.get("choices", ()))]
         return [e.source for e in self.split_examples(split)]
 
     def attach_tokenizer(self, tokenizer, causal: bool, add_bos: bool = False, identity: str = "") -> None:
@@ -130,9 +141,13 @@ class GazeDataModule(L.LightningDataModule):
                          max_target_length=self.task.get("max_target_length", 128), gaze=self.gaze,
                          add_bos=self.add_bos)
         rows = []
-        for i, example in enumerate(self.split_examples(split)):
+        examples = self.split_examples(split)
+        users = {u: i for i, u in enumerate(self.users)} if any("user" in e.meta for e in examples) else {}
+        for i, example in enumerate(examples):
             f = encode(example)
             f["example_index"] = i
+            if "user" in example.meta:
+                f["user_index"] = users.get(example.meta["user"], -1)
             rows.append(f)
         features = FeatureTable.from_rows(rows)
         if path is not None:

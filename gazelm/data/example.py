@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-TASKS = ("translation", "completion", "summarization", "generation")
+TASKS = ("translation", "completion", "summarization", "generation", "choice")
 
 
 @dataclass(frozen=True)

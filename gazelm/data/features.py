@@ -13,9 +13,9 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from gazelm.atomic import atomic_path
-from gazelm.data.collate import BOOL_KEYS, FLOAT_KEYS, SEQUENCE_KEYS, positions_within
+from gazelm.data.collate import BOOL_KEYS, EXAMPLE_KEYS, FLOAT_KEYS, SEQUENCE_KEYS, positions_within
 
-SCALAR_KEYS = ("n_prompt", "example_index")
+SCALAR_KEYS = ("n_prompt", "example_index")  # every row has them; EXAMPLE_KEYS only where a source sets them
 
 
 class FeatureTable(Sequence[dict[str, Any]]):
@@ -29,6 +29,7 @@ class FeatureTable(Sequence[dict[str, Any]]):
                          if torch.equal(packed[f"{k}@offsets"], packed[f"{key}@offsets"])), None)
             if same is not None:
                 packed[f"{key}@offsets"] = same
+        self.scalars = [k for k in (*SCALAR_KEYS, *EXAMPLE_KEYS) if k in packed]
         self._n = len(packed["n_prompt"])
 
     @classmethod
@@ -46,6 +47,9 @@ class FeatureTable(Sequence[dict[str, Any]]):
             packed[f"{key}@offsets"] = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
         for key in SCALAR_KEYS:
             packed[key] = torch.tensor([int(r[key]) for r in rows], dtype=torch.long)
+        for key in EXAMPLE_KEYS:
+            if rows and key in rows[0]:
+                packed[key] = torch.tensor([int(r.get(key, -1)) for r in rows], dtype=torch.long)
         return cls(packed)
 
     def __len__(self) -> int:
@@ -59,7 +63,7 @@ class FeatureTable(Sequence[dict[str, Any]]):
         if not -self._n <= i < self._n:
             raise IndexError(i)
         i %= self._n
-        row: dict[str, Any] = {k: int(self.packed[k][i]) for k in SCALAR_KEYS}
+        row: dict[str, Any] = {k: int(self.packed[k][i]) for k in self.scalars}
         for key in self.keys:
             offsets = self.packed[f"{key}@offsets"]
             row[key] = self.packed[key][offsets[i]:offsets[i + 1]]
@@ -111,5 +115,6 @@ class FeatureRows:
             self._gathers[key] = torch.repeat_interleave(starts, lengths) + positions_within(lengths), lengths
         return self._gathers[key]
 
-    def scalar(self, key: str) -> torch.Tensor:
-        return self.table.packed[key][self.indices]
+    def scalar(self, key: str) -> torch.Tensor | None:
+        """The rows' value of a per-example key, or ``None`` where the table has none."""
+        return self.table.packed[key][self.indices] if key in self.table.packed else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gazelm.data.choice import choice_features, slot_features
 from gazelm.data.example import Example
 from gazelm.data.formatting import TaskFormat
 from gazelm.errors import GazelmInputError
@@ -61,7 +62,10 @@ def encode_example(example: Example, tokenizer, fmt: TaskFormat, *, causal: bool
     tgt_ids, tgt_offsets = _encode(tokenizer, pieces.target)
     src_ids, src_offsets = src_ids[:max_source_length], src_offsets[:max_source_length]
     eos = tokenizer.eos_token_id
-    tgt_ids, tgt_offsets = tgt_ids[: max_target_length - 1] + [eos], tgt_offsets[: max_target_length - 1] + [(0, 0)]
+    if fmt.target_eos:
+        tgt_ids, tgt_offsets = tgt_ids[: max_target_length - 1] + [eos], tgt_offsets[: max_target_length - 1] + [(0, 0)]
+    else:
+        tgt_ids, tgt_offsets = tgt_ids[:max_target_length], tgt_offsets[:max_target_length]
 
     src_gaze = _gaze_values(gaze.annotate(example.source, example.source_language, example.id) if gaze else None,
                             src_offsets)
@@ -104,4 +108,8 @@ def encode_example(example: Example, tokenizer, fmt: TaskFormat, *, causal: bool
         attention = [a / total for a in attention] if total > 0 else attention
         features["human_attention"] = attention + [0.0] * (len(features["input_ids"]) - len(attention))
     features["n_prompt"] = n_prompt
+    features.update(choice_features(example, tokenizer, n_prompt, causal))
+    if features.pop("no_labels", False):  # kept in the input, without a loss (a choice with no answer)
+        features["labels"] = [-100] * len(features["labels"])
+    features.update(slot_features(example, src_offsets, n_head, len(features["input_ids"])))
     return features

@@ -251,3 +251,77 @@ _register("csh", True, takes_k=True)(lambda a, g, k=5: csh_at_k(a, int(np.argmax
 _register("tgo", True, takes_k=True)(lambda a, g, k=5: tgo_at_k(a, g, k))
 _register("spearman", True)(lambda a, g, k=None: spearman(a, g))
 _register("kendall", True)(lambda a, g, k=None: kendall(a, g))
+
+
+# ---------------------------------------------------------------- FixATE's conventions (own names)
+# FixATE's released ``compute_sample_metrics``: each vector normalised by its sum (uniform when the
+# sum is below 1e-8), KL as Σ g ln((g + 1e-8)/(a + 1e-8)) without renormalising, JS as scipy's squared
+# Jensen–Shannon distance in nats (scipy's default base; NaN → 1), cosine on the normalised vectors
+# with 1e-8 in the denominator, rankings by numpy's argsort reversed (stable: ties → higher index
+# first). ``kl``/``js``/``tgo``/``csh`` above keep gazelm's conventions (eps-smoothed, bits, ties →
+# earlier index); these are comparable with the paper's numbers.
+FIXATE_EPS = 1e-8
+
+
+def fixate_distribution(x) -> np.ndarray:
+    """``x / Σx``, or uniform when ``Σx < 1e-8`` (FixATE's normalisation)."""
+    v = _vector(x)
+    total = float(v.sum())
+    return np.ones_like(v) / len(v) if total < FIXATE_EPS else v / total
+
+
+def fixate_ranking(x) -> np.ndarray:
+    """Indices from highest to lowest: ``np.argsort(x, kind="stable")[::-1]`` (ties: higher index first)."""
+    return np.argsort(_vector(x), kind="stable")[::-1]
+
+
+def kl_fixate(a, g) -> float:
+    """``Σ q ln((q + 1e-8)/(p + 1e-8))``, ``q``/``p`` the normalised human/model vectors (nats)."""
+    p, q = fixate_distribution(a), fixate_distribution(g)
+    return float(np.sum(q * np.log((q + FIXATE_EPS) / (p + FIXATE_EPS))))
+
+
+def js_fixate(a, g) -> float:
+    """scipy's ``jensenshannon(q, p) ** 2`` in nats (natural log), 1.0 where it is NaN."""
+    value = float(jensenshannon(fixate_distribution(g), fixate_distribution(a)) ** 2)
+    return 1.0 if math.isnan(value) else value
+
+
+def cosine_fixate(a, g) -> float:
+    """``p·q / (‖p‖ ‖q‖ + 1e-8)`` on the normalised vectors."""
+    p, q = fixate_distribution(a), fixate_distribution(g)
+    return float(np.dot(p, q) / (np.linalg.norm(p) * np.linalg.norm(q) + FIXATE_EPS))
+
+
+def tgo_fixate(a, g, k: int = 5) -> float:
+    """``|top_k(p) ∩ top_k(q)| / k`` with FixATE's ranking (``gaze@k`` in its logs)."""
+    return len(set(fixate_ranking(a)[:k].tolist()) & set(fixate_ranking(g)[:k].tolist())) / k
+
+
+def hit_fixate(a, g, k: int = 5) -> float:
+    """1 if the human's most-attended item (FixATE's ranking of ``g``) is in the model's top-``k``."""
+    return float(int(fixate_ranking(g)[0]) in fixate_ranking(a)[:k].tolist())
+
+
+def csh_fixate(a, chosen: int, k: int = 5) -> float:
+    """1 if item ``chosen`` is in the model's top-``k`` (FixATE's ``click@k``)."""
+    return float(int(chosen) in fixate_ranking(a)[:k].tolist())
+
+
+def topk_js_fixate(a, g, k: int = 5) -> float:
+    """Squared JS (nats) over the top-``k`` items of ``g`` plus the tail mass (FixATE's ``topk_js_div``)."""
+    p, q = fixate_distribution(a), fixate_distribution(g)
+    top = fixate_ranking(q)[:k]
+    tk_q = np.append(q[top], max(1.0 - q[top].sum(), 0.0))
+    tk_p = np.append(p[top], max(1.0 - p[top].sum(), 0.0))
+    value = float(jensenshannon(tk_q, tk_p) ** 2)
+    return 1.0 if math.isnan(value) else value
+
+
+_register("kl_fixate", False)(lambda a, g, k=None: kl_fixate(a, g))
+_register("js_fixate", False)(lambda a, g, k=None: js_fixate(a, g))
+_register("cosine_fixate", True)(lambda a, g, k=None: cosine_fixate(a, g))
+ALIGNMENT_METRICS.register("tgo_fixate", higher_is_better=True, takes_k=True)(lambda a, g, k=5: tgo_fixate(a, g, k))
+ALIGNMENT_METRICS.register("hit_fixate", higher_is_better=True, takes_k=True)(lambda a, g, k=5: hit_fixate(a, g, k))
+ALIGNMENT_METRICS.register("topk_js_fixate", higher_is_better=False, takes_k=True)(
+    lambda a, g, k=5: topk_js_fixate(a, g, k))

@@ -70,10 +70,25 @@ class Backbone(nn.Module):
         self.fused_ce = fused_ce
         self._keeps_logits: bool | None = None
         self._compiled = False
+        self.frozen = False
         if fused_ce:
             from gazelm.models.fused_ce import check_fused_ce
 
             check_fused_ce(self)
+
+    def freeze(self) -> None:
+        """No parameter of the model trains and it stays in eval mode (no dropout), whatever
+        ``train()`` is called with (prompt tuning keeps the backbone fixed)."""
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.frozen = True
+        self.model.eval()
+
+    def train(self, mode: bool = True) -> "Backbone":
+        super().train(mode)
+        if self.frozen:
+            self.model.eval()
+        return self
 
     @property
     def is_causal(self) -> bool:

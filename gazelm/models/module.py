@@ -12,33 +12,48 @@ import lightning as L
 import torch
 import torch.distributed as dist
 from omegaconf import DictConfig, OmegaConf
-from transformers import get_scheduler
+from torch import nn
 
 from gazelm.checkpoints import load_rng_states, save_rng_states
 from gazelm.distributed import process_group_ready
 from gazelm.models.backbones import Backbone
 from gazelm.models.fsdp import root_params_gathered
+from gazelm.models.optim import build_optimizer, clip_group_gradients, parameter_groups
 from gazelm.objectives.base import Objective
-from gazelm.objectives.tokens import output_log_probs
 
-NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+
+def _plain(node: Any) -> dict[str, Any]:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+
+
+DEFAULT_OPTIM = {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 5e-4, "weight_decay": 0.01}
+DEFAULT_SCHEDULER = {"_target_": "gazelm.models.optim.warmup_schedule", "_partial_": True, "name": "cosine",
+                     "warmup_ratio": 0.0}
 
 
 class GazeLM(L.LightningModule):
-    """``optim``: ``lr, weight_decay, betas, eps, scheduler (cosine|linear|constant_with_warmup…),
-    warmup_steps | warmup_ratio``."""
+    """``optim``: a Hydra partial of the optimizer (``conf/optim``); ``scheduler``: one of the schedule,
+    called with ``(optimizer, total_steps=…)`` (``conf/scheduler``). The objective may own modules
+    and parameter groups (:class:`~gazelm.objectives.base.Objective`)."""
 
-    def __init__(self, backbone: Backbone, objective: Objective, optim: Mapping[str, Any] | None = None):
+    def __init__(self, backbone: Backbone, objective: Objective, optim: Mapping[str, Any] | None = None,
+                 scheduler: Mapping[str, Any] | None = None):
         super().__init__()
-        optim = OmegaConf.to_container(optim, resolve=True) if isinstance(optim, DictConfig) else dict(optim or {})
-        self.save_hyperparameters({"optim": optim, "objective": type(objective).__name__, "backbone": backbone.identity})
-        self.backbone, self.objective, self.optim = backbone, objective, optim
+        optim, scheduler = _plain(optim) or dict(DEFAULT_OPTIM), _plain(scheduler) or dict(DEFAULT_SCHEDULER)
+        self.save_hyperparameters({"optim": optim, "scheduler": scheduler, "objective": type(objective).__name__,
+                                   "backbone": backbone.identity})
+        self.backbone, self.objective, self.optim, self.scheduler_config = backbone, objective, optim, scheduler
         objective.setup(self)
+        self.objective_modules = nn.ModuleDict(objective.modules())
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is not None:
+            self.objective.attach_data(datamodule)
 
     # -- loss -------------------------------------------------------------------------
     def forward(self, batch: Mapping[str, torch.Tensor]) -> Any:
-        return self.backbone(batch, output_attentions="attentions" in self.objective.needs,
-                             labels=self.objective.scored_labels(batch))
+        return self.objective.forward(batch, self)
 
     def items_normalizer(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
         """What a summed micro-batch loss is divided by (see ``gazelm.objectives.base``)."""
@@ -78,10 +93,9 @@ class GazeLM(L.LightningModule):
         return every > 0 and (trainer.global_step + 1) % every == 0
 
     def _eval_step(self, batch: dict[str, torch.Tensor], prefix: str) -> None:
-        outputs = self.backbone(batch, labels=batch["labels"])
-        logp, mask = output_log_probs(outputs, batch["labels"], self.backbone.is_causal)
-        n = int(mask.sum())
-        self.log(f"{prefix}/loss", -logp.sum() / max(n, 1), batch_size=max(n, 1), sync_dist=True, prog_bar=True)
+        total, count = self.objective.eval_loss(batch, self)
+        n = int(count)
+        self.log(f"{prefix}/loss", total / max(n, 1), batch_size=max(n, 1), sync_dist=True, prog_bar=True)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._eval_step(batch, "val")
@@ -114,21 +128,22 @@ class GazeLM(L.LightningModule):
 
     # -- optimisation -----------------------------------------------------------------
     def configure_optimizers(self) -> Any:
-        o = self.optim
-        params = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for n, p in params if not any(k in n for k in NO_DECAY)], "weight_decay": o.get("weight_decay", 0.01)},
-            {"params": [p for n, p in params if any(k in n for k in NO_DECAY)], "weight_decay": 0.0},
-        ]
-        fused = o.get("fused")
-        if fused is None:  # the fused kernel (CPU and CUDA) is several times faster than the per-tensor loop
-            fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for _, p in params)
-        optimizer = torch.optim.AdamW(groups, lr=o.get("lr", 5e-4), betas=tuple(o.get("betas", (0.9, 0.999))),
-                                      eps=o.get("eps", 1e-8), fused=bool(fused))
+        from hydra.utils import instantiate
+
+        optim = dict(self.optim)
+        factory = instantiate({**optim, "_partial_": True})
+        groups = parameter_groups(self.named_parameters(), self.objective.parameter_groups(), optim.get("weight_decay"))
+        optimizer = build_optimizer(factory, groups)
         total = int(self.trainer.estimated_stepping_batches)
-        warmup = o.get("warmup_steps")
-        if warmup is None:
-            warmup = int(o.get("warmup_ratio", 0.0) * total)
-        scheduler = get_scheduler(o.get("scheduler", "cosine"), optimizer, num_warmup_steps=warmup,
-                                  num_training_steps=max(total, 1))
+        schedule = instantiate({**self.scheduler_config, "_partial_": True})
+        scheduler = schedule(optimizer, total_steps=total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        """Groups with ``max_grad_norm`` are clipped on their own, the rest by ``gradient_clip_val``."""
+        if not any(g.get("max_grad_norm") is not None for g in optimizer.param_groups):
+            return super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        norms = clip_group_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        for name, value in norms.items():
+            self.log(f"train/grad_norm/{name}", value, on_step=True, on_epoch=False)

@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import torch
+from torch import nn
 
 from gazelm.objectives.tokens import IGNORE_INDEX
 
@@ -93,6 +94,34 @@ class Objective:
         everywhere else; ``loss`` then gets their log-probs as ``outputs.log_probs`` /
         ``outputs.label_mask`` (read them with :func:`gazelm.objectives.tokens.output_log_probs`)."""
         return None
+
+    def modules(self) -> dict[str, nn.Module]:
+        """Modules the objective owns and trains (e.g. soft prompts); the LightningModule registers
+        them (``objective_modules.<name>``), so they are checkpointed and moved with it."""
+        return {}
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Optimizer groups for the objective's own parameters: ``{"params", "lr", "weight_decay",
+        "max_grad_norm", "name"}`` (any key left out takes the ``optim`` defaults). Parameters not in
+        a group here are grouped by the LightningModule (weight decay by shape)."""
+        return []
+
+    def attach_data(self, datamodule: Any) -> None:
+        """Called with the DataModule before optimisation (e.g. to create per-user parameters)."""
+
+    def forward(self, batch: dict[str, torch.Tensor], module: Any) -> Any:
+        """The model outputs :meth:`loss` receives (default: the backbone on the batch, projecting
+        only the :meth:`scored_labels` positions onto the vocabulary)."""
+        return module.backbone(batch, output_attentions="attentions" in self.needs, labels=self.scored_labels(batch))
+
+    def eval_loss(self, batch: dict[str, torch.Tensor], module: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed token NLL of the labels and their count, for ``val/loss`` and ``test/loss``
+        (default: plain cross-entropy of the backbone, so objectives compare on one scale)."""
+        from gazelm.objectives.tokens import output_log_probs
+
+        outputs = module.backbone(batch, labels=batch["labels"])
+        logp, mask = output_log_probs(outputs, batch["labels"], module.backbone.is_causal)
+        return -logp.sum(), mask.sum()
 
     def loss(self, batch: dict[str, torch.Tensor], outputs: Any, module: Any) -> tuple[torch.Tensor, Logs]:
         raise NotImplementedError

@@ -44,6 +44,7 @@ class Job:
     overrides: dict[str, str]
     metrics: dict[str, float]
     per_example: dict[str, dict[str, float]] = field(default_factory=dict)  # "test/bleu" -> {id: score}
+    example_users: dict[str, dict[str, str]] = field(default_factory=dict)  # "test" -> {id: user} (rows with "user")
 
 
 def parse_overrides(items: list[Any]) -> dict[str, str]:
@@ -87,8 +88,9 @@ def _read_metrics(job_dir: Path) -> dict[str, float]:
     return out
 
 
-def _read_predictions(job_dir: Path) -> dict[str, dict[str, float]]:
-    """Per-example scores from the latest ``<split>_step<N>.jsonl`` of each split."""
+def _read_predictions(job_dir: Path, users: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, float]]:
+    """Per-example scores from the latest ``<split>_step<N>.jsonl`` of each split (and, into ``users``,
+    the person behind each example where rows carry ``"user"``)."""
     folder = job_dir / "predictions"
     if not folder.is_dir():
         return {}
@@ -104,6 +106,8 @@ def _read_predictions(job_dir: Path) -> dict[str, dict[str, float]]:
         for row_no, row in iter_jsonl(path):
             if "id" not in row:
                 raise GazelmInputError("row has no id", path=path, row=row_no, field="id")
+            if users is not None and row.get("user") is not None:
+                users.setdefault(split, {})[str(row["id"])] = str(row["user"])
             scores = row.get("scores") or {}
             if not isinstance(scores, dict):
                 raise GazelmInputError("scores must be an object", path=path, row=row_no, field="scores")
@@ -157,7 +161,8 @@ def load_multirun(sweep_dir: str | Path) -> list[Job]:
     jobs: list[Job] = []
     for p in job_dirs:
         if (p / "metrics.json").exists():
-            jobs.append(Job(p, _read_overrides(p), _read_metrics(p), _read_predictions(p)))
+            users: dict[str, dict[str, str]] = {}
+            jobs.append(Job(p, _read_overrides(p), _read_metrics(p), _read_predictions(p, users), users))
         else:
             jobs.extend(_align_jobs(p))
     return jobs

@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 
 from gazelm.config import conf_dir
 from gazelm.data.collate import AccumulationWindows
+from gazelm.models.backbones import Backbone
 from gazelm.models.module import GazeLM
 from gazelm.objectives.base import Objective
 
@@ -18,9 +19,10 @@ from gazelm.objectives.base import Objective
 def fake_module(objective: Objective | None = None, *, causal: bool = True, model: Any = None, tokenizer: Any = None,
                 step: int = 0, accumulate: int = 1) -> SimpleNamespace:
     """A :class:`GazeLM` stand-in with the real ``items_normalizer`` (stamped step totals, all-reduced
-    under DDP, or this batch's ``objective.window_counts``) and a backbone namespace."""
-    backbone = SimpleNamespace(is_causal=causal, model=model, tokenizer=tokenizer,
-                               has_lora=hasattr(model, "peft_config"))
+    under DDP, or this batch's ``objective.window_counts``) and the model as a :class:`Backbone`
+    (a namespace without a model)."""
+    backbone = (Backbone(model, tokenizer, "causal" if causal else "seq2seq", "test") if model is not None else
+                SimpleNamespace(is_causal=causal, model=model, tokenizer=tokenizer, has_lora=False))
     fake = SimpleNamespace(objective=objective, training=True, device=torch.device("cpu"), global_step=step,
                            backbone=backbone)
     fake._trainer = fake.trainer = SimpleNamespace(accumulate_grad_batches=accumulate)
@@ -50,11 +52,18 @@ def random_batch(b: int, t: int, causal: bool = True, seed: int = 0, vocab: int 
     labels = ids.masked_fill((pos < prompt[:, None]) | (mask == 0), -100) if causal else ids.masked_fill(mask == 0, -100)
     code = (pos >= 1) & (pos < prompt[:, None]) & (mask == 1)
     weights = torch.where(code | (labels != -100), 1 + 4 * torch.rand(b, t, generator=g), torch.ones(b, t))
+    slots = 4  # FixATE's keys: users, slots over the code, a dwell target, options and the answer row
+    gaze = torch.rand(b, slots, generator=g)
     return {
         "input_ids": ids, "attention_mask": mask, "labels": labels,
         "label_weights": weights, "input_weights": weights, "code_token_mask": code,
         "gaze_mask": code & (torch.rand(b, t, generator=g) < 0.5), "source_mask": code,
-        "example_index": torch.arange(b),
+        "example_index": torch.arange(b), "user_index": torch.arange(b) % 3,
+        "slot_index": torch.where(code, pos % slots, torch.full_like(pos, -1)).expand(b, t).clone(),
+        "gaze_target": gaze / gaze.sum(1, keepdim=True), "slot_mask": torch.ones(b, slots, dtype=torch.bool),
+        "answer_position": (lengths - 2).clamp(min=0), "option_ids": torch.tensor([[3, 4, 5]] * b),
+        "choice_index": torch.randint(-1, 3, (b,), generator=g), "correct_index": torch.zeros(b, dtype=torch.long),
+        "adapt_only": torch.zeros(b, dtype=torch.bool),
     }
 
 
@@ -78,10 +87,12 @@ def step_gradients(objective: Objective, model: torch.nn.Module, micro_batches: 
     ``objective.window_counts`` totals, as the training loader stamps them)."""
     module = fake_module(objective, causal=True, model=model, step=step, accumulate=accumulate)
     objective.setup(module)
-    model.zero_grad()
+    objective.attach_data(SimpleNamespace(users=["u0", "u1", "u2"]))
+    params = [*model.parameters(), *(p for m in objective.modules().values() for p in m.parameters())]
+    for p in params:
+        p.grad = None
     for batch in AccumulationWindows([dict(b) for b in micro_batches], accumulate, objective.window_counts):
-        outputs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                        output_attentions="attentions" in objective.needs)
+        outputs = objective.forward(batch, module)
         loss, _ = objective.loss(batch, outputs, module)
         (loss / accumulate).backward()
-    return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    return torch.cat([p.grad.flatten() for p in params if p.grad is not None])

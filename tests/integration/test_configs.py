@@ -18,7 +18,7 @@ from gazelm.config_types import annotation_problems, target_nodes
 from tests.helpers.compose import compose_config
 
 CONF = conf_dir()
-TRAIN_GROUPS = ["task", "data", "gaze", "model", "objective", "optim", "trainer", "callbacks", "logger",
+TRAIN_GROUPS = ["task", "data", "gaze", "model", "objective", "optim", "scheduler", "trainer", "callbacks", "logger",
                 "launcher", "experiment", "hparams_search", "debug", "paths", "hydra", "ablation"]
 APPENDED = {"ablation"}  # groups not in train.yaml's defaults: selected with +group=option
 

@@ -22,7 +22,7 @@ from tests.helpers.compose import train_config
 
 QUICK = ("debug=limit", "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
          "trainer.limit_test_batches=1", "callbacks.generation=null", "model.tokenizer.vocab_size=600",
-         "data.source.max_examples={train: 16, val: 4, test: 4}", "optim.lr=0.05", "optim.warmup_ratio=0")
+         "data.source.max_examples={train: 16, val: 4, test: 4}", "optim.lr=0.05", "scheduler.warmup_ratio=0")
 CASES = {"tiny_t5": ("model=tiny_t5",), "tiny_causal": ("model=tiny_causal",),
          "tiny_causal_lora": ("model=tiny_causal", "model.lora.enabled=true")}
 

@@ -25,6 +25,8 @@ CHEAP = {
                       "--max-new-tokens", "2"],
     "attribution_speed.py": ["--prompts", "3", "--rounds", "1", "--steps", "1", "--ig-steps", "2",
                              "--max-new-tokens", "2"],
+    "fixate_step.py": ["--batch", "2", "--seq", "96", "--slots", "6", "--hidden", "16", "--layers", "2",
+                       "--heads", "2", "--vocab", "128", "--rounds", "1", "--warmup", "0"],
 }
 
 

@@ -120,6 +120,9 @@ def test_rank_correlations():
 
 
 def test_registry_metadata():
-    assert set(ALIGNMENT_METRICS.names()) == {"kl", "js", "cosine", "csh", "tgo", "spearman", "kendall"}
+    assert set(ALIGNMENT_METRICS.names()) == {"kl", "js", "cosine", "csh", "tgo", "spearman", "kendall",
+                                              # FixATE's conventions, under their own names
+                                              "kl_fixate", "js_fixate", "cosine_fixate", "tgo_fixate", "hit_fixate",
+                                              "topk_js_fixate"}
     assert ALIGNMENT_METRICS.meta("kl")["higher_is_better"] is False
     assert ALIGNMENT_METRICS.get("csh")(A, G, k=2) == 1.0  # chosen = argmax of G = 0

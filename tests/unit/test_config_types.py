@@ -29,7 +29,7 @@ def test_describe() -> None:
 
 @pytest.mark.parametrize("overrides,expected", [
     (["trainer.max_epochs=abc"], "field 'trainer.max_epochs': expected an integer or null, got 'abc'"),
-    (["optim.lr=abc"], "field 'optim.lr': expected a number (like its default 0.003), got 'abc'"),
+    (["optim.lr=abc"], "field 'optim.lr': expected a number or Tensor, got 'abc'"),  # torch.optim.AdamW's lr
     (["model.config.d_model=1.5"], "field 'model.config.d_model': expected an integer (like its default 128), got 1.5"),
     (["trainer.precision=bf17"], "field 'trainer.precision': expected one of 64, 32, 16, 'transformer-engine'"),
     (["seed=abc", "data.batch_size=x"], "wrongly typed config values: 'data.batch_size': expected an integer, "

@@ -26,17 +26,35 @@ def rollout_matrix(attentions: list[Tensor] | tuple[Tensor, ...], last_k: int | 
         if last_k < 1:
             raise ValueError("last_k must be >= 1")
         layers = layers[-last_k:]
-    size = layers[0].shape[-1]
-    eye = torch.eye(size, dtype=layers[0].dtype, device=layers[0].device)
     result = None
     for attention in layers:  # first to last; later layers multiply on the left
-        a = (1.0 - residual) * attention.mean(dim=1) + residual * eye
-        a = a / a.sum(dim=-1, keepdim=True)
+        a = layer_factor(attention, residual)
         result = a if result is None else a @ result
     return result
 
 
-@register_operator("rollout", differentiable=True)
+def layer_factor(attention: Tensor, residual: float = 0.5) -> Tensor:
+    """``Â = rownorm((1 − residual) · mean_h A + residual · I)`` ``[B, N, N]``."""
+    eye = torch.eye(attention.shape[-1], dtype=attention.dtype, device=attention.device)
+    a = (1.0 - residual) * attention.mean(dim=1) + residual * eye
+    return a / a.sum(dim=-1, keepdim=True)
+
+
+def rollout_rows(attentions, grads, rows: Tensor, key_mask: Tensor | None = None, residual: float = 0.5) -> Tensor:
+    """Row ``rows[b]`` of the rollout of ``attentions`` (already the last K layers): ``[B, N]``.
+
+    Vector–matrix products from the last layer down (``e_r^T Â_L ⋯ Â_1``): the same row as
+    :func:`rollout_matrix` without forming the ``N × N`` product (used inside training losses).
+    """
+    from gazelm.attention.in_forward import one_hot_rows
+
+    v = one_hot_rows(rows, attentions[0].shape[-1], attentions[0].dtype)
+    for attention in reversed(list(attentions)):
+        v = torch.bmm(v.unsqueeze(1), layer_factor(attention, residual)).squeeze(1)
+    return v
+
+
+@register_operator("rollout", differentiable=True, in_forward=rollout_rows, needs_gradient=False)
 def rollout(model, input_ids: Tensor, attention_mask: Tensor | None = None, target: Target = Target(),
             *, last_k: int | None = None, residual: float = 0.5, **_: object) -> Tensor:
     """Rollout relevance of the prompt tokens for the explained position(s)."""
