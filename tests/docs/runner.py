@@ -10,10 +10,16 @@ README.md and docs/*.md (continuation lines joined, ``# comments`` dropped).
 * ``run: [args]`` — run the line (``gazelm`` = this checkout, ``$VARS`` expanded) with ``args``
   appended (tiny data, ``debug=fdr``), outputs under a temporary directory; ``name`` lets other
   entries use its sweep directory (``{sweep:<name>}`` in ``replace``) and tests inspect its result;
-* ``pending: <reason>`` — not covered yet (listed, never silently passed).
+* ``covered: <what>`` — run as written elsewhere (CI's ``.ci/run``, or the test file named);
+* ``pending: <reason>`` — not covered yet (listed as expected failures, never silently passed).
+
+``delegated`` names docs pages whose own test runs their command lines (in order, in one
+folder, as the page builds on itself) and which lines it takes (``covers``: command prefixes).
+A line of a delegated page that its test does not take needs an entry like any other.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -80,6 +86,7 @@ class Entry:
     env: dict[str, str] = field(default_factory=dict)
     name: str | None = None
     hidden: bool = False
+    covered: str | None = None
     pending: str | None = None
 
     @property
@@ -87,9 +94,30 @@ class Entry:
         return split_command(self.command)
 
 
-def delegated() -> dict[str, str]:
-    """Docs page → the test module that runs every command of that page itself."""
-    return dict(yaml.safe_load(TABLE.read_text(encoding="utf-8")).get("delegated") or {})
+@dataclass
+class Delegation:
+    """A docs page whose own test module runs the page's lines that start with one of ``covers``,
+    except the lines in ``skips`` (which need an entry)."""
+
+    test: str
+    covers: list[str]
+    skips: list[str] = field(default_factory=list)
+
+    def takes(self, command: str) -> bool:
+        return command not in self.skips and any(
+            command == c or command.startswith(c if c.endswith("/") else c + " ") for c in self.covers)
+
+
+def delegated() -> dict[str, Delegation]:
+    """Docs page → its own test (the lines it runs)."""
+    table = yaml.safe_load(TABLE.read_text(encoding="utf-8")).get("delegated") or {}
+    return {page: Delegation(**spec) for page, spec in table.items()}
+
+
+def delegated_to(command: str, files: list[str]) -> list[str]:
+    """The pages' own tests that run ``command`` (shown on ``files``)."""
+    owners = delegated()
+    return [owners[f].test for f in files if f in owners and owners[f].takes(command)]
 
 
 def _flat(items: list) -> list[str]:
@@ -106,8 +134,29 @@ def entries() -> list[Entry]:
     return out
 
 
+def make_train_lines(target: str) -> list[list[str]]:
+    """The ``gazelm train`` command lines ``make <target>`` runs (``make -n``: printed, not run)."""
+    printed = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                             check=True).stdout
+    lines = [split_command(line) for line in printed.replace("\\\n", " ").splitlines() if "gazelm train" in line]
+    return [["gazelm", *words[1:]] for words in lines if words and words[0].endswith("gazelm") and words[1] == "train"]
+
+
 def check_command(words: list[str], env: dict[str, str]) -> list[str]:
-    """Compose every job of a ``gazelm train`` line as the app would and run the preflight."""
+    """Compose every job of a ``gazelm train`` line as the app would and run the preflight
+    (a ``make <target>`` line: each ``gazelm train`` line of the target)."""
+    if words[0] == "make":
+        lines = make_train_lines(words[1])
+        assert lines, f"check: make {words[1]} runs no gazelm train line"
+        return [p for line in lines for p in check_command(line, env)]
+    assert words[:2] == ["gazelm", "train"], f"check: only gazelm train and make lines: {' '.join(words)}"
+    multirun = any(w in ("-m", "--multirun") for w in words)
+    overrides = [w for w in words[2:] if w not in ("-m", "--multirun", "--dry-run")]
+    return list(_check(multirun, tuple(overrides), tuple(sorted(env.items()))))
+
+
+@functools.lru_cache(maxsize=None)  # a --dry-run line checks what the same line without it checks
+def _check(multirun: bool, overrides: tuple[str, ...], env: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.types import RunMode
@@ -116,20 +165,18 @@ def check_command(words: list[str], env: dict[str, str]) -> list[str]:
     from gazelm.preflight import config_problems
     from gazelm.sweep import preflight_problems, sweep_job_overrides
 
-    assert words[:2] == ["gazelm", "train"], f"check: only gazelm train lines: {' '.join(words)}"
-    multirun = any(w in ("-m", "--multirun") for w in words)
-    overrides = [w for w in words[2:] if w not in ("-m", "--multirun", "--dry-run")]
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    saved = {k: os.environ.get(k) for k, _ in env}
+    os.environ.update(dict(env))
     try:
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
             loader = GlobalHydra.instance().config_loader()
-            cfg = loader.load_configuration("train", overrides, run_mode=RunMode.MULTIRUN if multirun else RunMode.RUN)
+            cfg = loader.load_configuration("train", list(overrides),
+                                            run_mode=RunMode.MULTIRUN if multirun else RunMode.RUN)
             jobs = sweep_job_overrides(cfg) if multirun else None
             if jobs is None:
-                return config_problems(cfg)
-            return [f"{p} (jobs {nums})" for p, nums in preflight_problems(cfg, jobs).items()]
+                return tuple(config_problems(cfg))
+            return tuple(f"{p} (jobs {nums})" for p, nums in preflight_problems(cfg, jobs).items())
     finally:
         GlobalHydra.instance().clear()
         for k, v in saved.items():
