@@ -79,7 +79,7 @@ def test_report_defaults_are_read_as_gazelm_report_reads_them() -> None:
     assert _run(args) == 2  # no directory and no W&B project: the usage error, after reading the defaults
     defaults = OmegaConf.to_container(OmegaConf.load(CONF / "report.yaml"), resolve=True)
     assert {"baseline", "metrics", "seed_key", "bootstrap_samples", "bootstrap_seed", "plots", "group_key",
-            "out_dir", "wandb"} == set(defaults)
+            "out_dir", "wandb", "participants"} == set(defaults)
 
 
 def test_unknown_group_option_is_a_clear_error(tmp_path: Path) -> None:

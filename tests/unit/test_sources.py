@@ -115,11 +115,19 @@ def test_real_files(data_dir: Path) -> None:
     ("python_stdlib", {}, "completion", ("python", "python")),
     ("python_stdlib", {}, "summarization", ("python", "text")),
     ("mbpp", {}, "generation", ("text", "python")),
+    ("eyelink_comprehension", {}, "choice", ("python", "text")),
 ])
 def test_sources_declare_tasks_and_languages(name, options, task, languages) -> None:
     from gazelm.data.sources import source_tasks
 
     assert source_tasks(name, **options)[task] == languages
+
+
+def test_every_shipped_source_declares_its_tasks() -> None:
+    # what the preflight and ${gazelm.task_language:...} read; a user's plugin source may leave it out
+    from gazelm.data.sources import SOURCES
+
+    assert [n for n in SOURCES.names() if "tasks" not in SOURCES.meta(n)] == []
 
 
 def test_declared_languages_match_the_examples(tiny_stdlib: Path) -> None:
@@ -140,3 +148,5 @@ def test_missing_source_files_are_named_without_loading(tmp_path: Path) -> None:
                         "(set GAZELM_DATA_DIR or data.source.path)"]
     assert len(missing_source_files("codexglue_java_cs", "translation", path=str(tmp_path))) == 6
     assert missing_source_files("python_stdlib", "completion") == []
+    assert missing_source_files("eyelink_comprehension", "choice", path=str(tmp_path / "nowhere")) == [
+        f"EyeLink comprehension study folder not found: {tmp_path / 'nowhere'} (set GAZELM_DATA_DIR or data.source.path)"]
