@@ -1,25 +1,30 @@
 """``gazelm train -m``: every job checked before the first starts; ``--dry-run``; a single debug run."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from gazelm.cli.main import main as gazelm_main
 from gazelm.training import train
-from tests.conftest import ROOT
 from tests.helpers.compose import train_config
 
 
-def _gazelm(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CI": "true"}
-    return subprocess.run([sys.executable, "-m", "gazelm.cli.main", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+def _gazelm(monkeypatch, capsys, *args: str) -> subprocess.CompletedProcess:
+    """``gazelm <args>`` in this process (these lines stop before any job starts): exit status, stdout, stderr."""
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setattr(sys, "argv", ["gazelm", *args])
+    try:
+        status = gazelm_main(list(args))
+    except SystemExit as err:
+        status = err.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, out.out, out.err)
 
 
-def test_a_sweep_with_bad_jobs_lists_every_problem_and_starts_nothing(tmp_path: Path) -> None:
+def test_a_sweep_with_bad_jobs_lists_every_problem_and_starts_nothing(tmp_path: Path, monkeypatch, capsys) -> None:
     # the README's old sweep varied task and data together, and ran eyemulator without gaze
-    res = _gazelm("train", "-m", "task=translation,summarization", "objective=ce,eyemulator", "data=python_stdlib",
+    res = _gazelm(monkeypatch, capsys, "train", "-m", "task=translation,summarization", "objective=ce,eyemulator", "data=python_stdlib",
                   "callbacks.generation.metrics=[rouge_l,codebleu]", f"hydra.sweep.dir={tmp_path}/sweep")
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
@@ -30,8 +35,9 @@ def test_a_sweep_with_bad_jobs_lists_every_problem_and_starts_nothing(tmp_path: 
     assert "Traceback" not in res.stderr and not (tmp_path / "sweep").exists()
 
 
-def test_dry_run_prints_the_jobs_and_the_slurm_submission_without_submitting(tmp_path: Path) -> None:
-    res = _gazelm("train", "-m", "launcher=submitit_slurm", "trainer=ddp", "trainer.devices=4",
+def test_dry_run_prints_the_jobs_and_the_slurm_submission_without_submitting(tmp_path: Path, monkeypatch,
+                                                                             capsys) -> None:
+    res = _gazelm(monkeypatch, capsys, "train", "-m", "launcher=submitit_slurm", "trainer=ddp", "trainer.devices=4",
                   "hydra.launcher.partition=gpu", "objective=ce,eyemulator", "gaze=eyemulator_priors",
                   "seed=42,12345", f"hydra.sweep.dir={tmp_path}/sweep", "--dry-run")
     assert res.returncode == 0, res.stderr
@@ -50,8 +56,7 @@ def test_dry_run_prints_the_jobs_and_the_slurm_submission_without_submitting(tmp
 def test_a_single_debug_run_does_not_need_the_sweepers_metric(tmp_path: Path, shared_cache: Path) -> None:
     # debug=overfit validates every 10 epochs: no val/loss after 2; only a sweeper reads optimized_metric
     cfg = train_config(tmp_path, shared_cache, "debug=overfit", "trainer.max_epochs=2", "model.tokenizer.vocab_size=600",
-                       "data.source.max_examples={train: 32, val: 8, test: 8}", "callbacks.generation.max_samples=2",
-                       "callbacks.generation.generation.max_new_tokens=4")
+                       "data.source.max_examples={train: 16, val: 4, test: 4}", "callbacks.generation=null")
     assert cfg.optimized_metric is None
     assert train(cfg) is None
     assert "val/loss" not in (tmp_path / "metrics.json").read_text()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gazelm.cli.report import main as report_main
 from tests.conftest import ROOT
 from tests.docs.runner import describe, entries
 
@@ -40,9 +41,14 @@ def _jobs(sweep: Path) -> list[tuple[dict[str, str], dict[str, float]]]:
     return out
 
 
-def _check_sweep(result, arm_key: str, baseline: str) -> None:
+def _check_sweep(result, arm_key: str, baseline: str, logs: Path) -> None:
     assert result.process.returncode == 0, describe(result.process)
     assert "6 jobs: 6 ok" in result.process.stdout
+    # one sweep directory, one folder per job with its CSV log (and no second sweep under paths.log_dir)
+    folders = {p.name for p in result.out_dir.iterdir() if p.is_dir()} - {"report"}  # report/: gazelm report's
+    assert folders == {str(n) for n in range(6)}, folders
+    assert all((result.out_dir / str(n) / "csv" / "metrics.csv").is_file() for n in range(6))
+    assert not (logs / "multiruns").exists()
     jobs = _jobs(result.out_dir)
     assert sorted((o["task"], o[arm_key]) for o, _ in jobs) == sorted(
         (t, a) for t in TASK_METRICS for a in (baseline, "eyemulator"))
@@ -55,11 +61,11 @@ def _check_sweep(result, arm_key: str, baseline: str) -> None:
 
 
 def test_eyemulator_ablation_sweep_over_three_tasks(doc_runner) -> None:
-    _check_sweep(doc_runner.named("ablation_sweep"), "ablation", "ce")
+    _check_sweep(doc_runner.named("ablation_sweep"), "ablation", "ce", doc_runner.root / "logs")
 
 
 def test_task_by_objective_sweep_with_gaze_priors(doc_runner) -> None:
-    _check_sweep(doc_runner.named("objective_sweep"), "objective", "ce")
+    _check_sweep(doc_runner.named("objective_sweep"), "objective", "ce", doc_runner.root / "logs")
 
 
 def _report_rows(doc_runner, command: str) -> list[dict[str, str]]:
@@ -90,12 +96,12 @@ def test_report_reads_an_align_multirun(doc_runner) -> None:
     assert all(0 <= float(r["f1"]) <= 1 for r in rows)
 
 
-def test_a_failing_job_is_reported_and_the_sweep_goes_on(tmp_path: Path, shared_cache: Path) -> None:
+def test_a_failing_job_is_reported_and_the_sweep_goes_on(tmp_path: Path, shared_cache: Path, capsys) -> None:
     # the summarization job would train plain CE (per-token weights on a summary): it stops at setup
     cmd = [sys.executable, "-m", "gazelm.cli.main", "train", "-m", "task=summarization,completion",
            "objective=eyemulator", "objective.scope=token", "gaze=eyemulator_priors", "debug=fdr",
            "model.tokenizer.vocab_size=600", "data.source.max_examples={train: 32, val: 8, test: 8}",
-           "callbacks.generation.max_samples=2", f"paths.cache_dir={shared_cache}", f"hydra.sweep.dir={tmp_path}"]
+           "callbacks.generation=null", f"paths.cache_dir={shared_cache}", f"hydra.sweep.dir={tmp_path}"]
     res = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "CI": "true"}, capture_output=True, text=True, timeout=600)
     assert res.returncode != 0
     assert "gazelm: job 0 failed: GazelmInputError: eyemulator (scope=token, loss_on=target)" in res.stderr
@@ -103,6 +109,5 @@ def test_a_failing_job_is_reported_and_the_sweep_goes_on(tmp_path: Path, shared_
     status = json.loads((tmp_path / "0" / "status.json").read_text())
     assert status["status"] == "failed" and "objective.loss_on=both" in status["error"]
     assert (tmp_path / "1" / "metrics.json").exists()
-    report = subprocess.run([sys.executable, "-m", "gazelm.cli.main", "report", str(tmp_path), "--no-plots"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert report.returncode == 0 and "2 jobs: 1 ok, 1 failed; not finished:" in report.stdout
+    assert report_main([str(tmp_path), "--no-plots"]) == 0
+    assert "2 jobs: 1 ok, 1 failed; not finished:" in capsys.readouterr().out
