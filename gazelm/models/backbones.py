@@ -40,6 +40,13 @@ def project_only(head: nn.Module, keep: torch.Tensor) -> Iterator[None]:
         handle.remove()
 
 
+def boolean_logits_to_keep() -> bool:
+    """Whether this transformers slices hidden states with a boolean ``[B, T]`` ``logits_to_keep``."""
+    import transformers.modeling_utils
+
+    return hasattr(transformers.modeling_utils, "slice_logits_to_keep")
+
+
 @dataclass
 class ScoredOutput:
     """What the backbone returns when the caller names the labels it scores: their log-probs and
@@ -104,9 +111,13 @@ class Backbone(nn.Module):
         return self.model.get_base_model() if self.has_lora else self.model
 
     def keeps_logits(self) -> bool:
-        """Whether the causal model computes logits at a boolean mask of positions (``logits_to_keep``)."""
+        """Whether the causal model computes logits at a boolean mask of positions (``logits_to_keep``).
+
+        Boolean masks are sliced by transformers >= 5.21 (``slice_logits_to_keep``); earlier 5.x
+        index ``hidden_states[:, mask, :]`` and fail, so there the head is restricted by a hook."""
         if self._keeps_logits is None:
-            self._keeps_logits = self.is_causal and "logits_to_keep" in inspect.signature(self.base.forward).parameters
+            self._keeps_logits = (self.is_causal and boolean_logits_to_keep()
+                                  and "logits_to_keep" in inspect.signature(self.base.forward).parameters)
         return self._keeps_logits
 
     def forward(self, batch: Mapping[str, torch.Tensor], output_attentions: bool = False,
