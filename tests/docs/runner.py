@@ -68,6 +68,22 @@ def commands_in(text: str) -> list[str]:
     return out
 
 
+_LOOKS_LIKE_A_COMMAND = re.compile(r"^(?:[A-Z_][A-Z0-9_]*=\S*\s+)*(?:gazelm (?:train|eval|align|report|gaze|export)(?=\s|$)"
+                                   r"(?!\S*:)|bash \S+\.sh\b|python3? \S+\.py\b|make [a-z-]+\s*(?:#.*)?$)")
+
+
+def commands_outside_bash(text: str) -> list[str]:
+    """Lines of fenced blocks not tagged ``bash`` that look like command lines (the harness would miss them)."""
+    out, lang, in_block = [], "", False
+    for line in text.splitlines():
+        fence = _FENCE.match(line)
+        if fence:
+            lang, in_block = (fence.group(1), True) if not in_block else ("", False)
+        elif in_block and lang != "bash" and _LOOKS_LIKE_A_COMMAND.match(line.strip()):
+            out.append(line.strip())
+    return out
+
+
 def doc_commands() -> dict[str, list[str]]:
     """Command → the documentation files that show it."""
     found: dict[str, list[str]] = {}

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from tests.docs.runner import (ROOT, Entry, Runner, check_command, delegated, delegated_to, describe, doc_commands,
-                               entries, make_train_lines)
+from tests.docs.runner import (ROOT, Entry, Runner, check_command, commands_outside_bash, delegated, delegated_to,
+                               describe, doc_commands, doc_files, entries, make_train_lines)
 
 ENTRIES = entries()
 needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -41,6 +41,16 @@ def test_every_docs_command_has_an_entry_and_every_entry_a_docs_command() -> Non
     used = {name for e in ENTRIES for new in e.replace.values() for name in re.findall(r"\{sweep:(\w+)\}", new)}
     assert {e.name for e in ENTRIES if e.hidden} <= used, "a hidden entry no other entry needs"
     assert used <= {e.name for e in ENTRIES if e.run is not None}, "{sweep:<name>} of an entry that does not run"
+
+
+def test_command_lines_are_in_bash_blocks() -> None:
+    hidden = [f"{path.relative_to(ROOT)}: {line}" for path in doc_files()
+              for line in commands_outside_bash(path.read_text(encoding="utf-8"))]
+    assert not hidden, "command lines in a block not tagged ```bash (tag it, so these tests run them):\n  " + \
+        "\n  ".join(hidden)
+    assert commands_outside_bash("```\nOUT=x bash benchmarks/gpu_check.sh\ngazelm train: error: field 'x'\n```\n"
+                                 "```text\ngazelm report SWEEP --out r\n```\n```bash\ngazelm train\n```") == [
+        "OUT=x bash benchmarks/gpu_check.sh", "gazelm report SWEEP --out r"]
 
 
 def test_an_unknown_command_on_a_docs_page_is_caught() -> None:
