@@ -22,6 +22,7 @@ from gazelm.distributed import teardown_job
 from gazelm.errors import GazelmInputError
 from gazelm.models.backbones import Backbone
 from gazelm.models.module import GazeLM
+from gazelm.preflight import check_config, check_gaze_signal
 from gazelm.registry import import_plugins
 from gazelm.resume import check_ckpt_file, resolve_ckpt_path
 
@@ -121,9 +122,11 @@ def train(cfg: DictConfig) -> float | None:
     import_plugins(cfg.get("plugins"))
     check_ckpt_file(cfg.get("ckpt_path"))
     try:
+        check_config(cfg)
         cfg.seed = _seed(cfg)
         check_config_types(cfg)
         datamodule, module = build_components(cfg)
+        check_gaze_signal(cfg, datamodule, module.objective)
         callbacks = [*_named_components(cfg.get("callbacks")), RunConfigInCheckpoint(cfg)]
         trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks,
                                          logger=_named_components(cfg.get("logger")) or False,
@@ -143,7 +146,8 @@ def train(cfg: DictConfig) -> float | None:
             with open(Path(output_dir) / "metrics.json", "w") as fh:
                 json.dump(metrics, fh, indent=2, sort_keys=True)
             print_summary(metrics, output_dir)
-        target = cfg.get("optimized_metric") if cfg.get("train", True) else None  # nothing trained, nothing to optimise
+        # set by sweepers that read it (hparams_search=optuna); nothing trained, nothing to optimise
+        target = cfg.get("optimized_metric") if cfg.get("train", True) else None
         if target:
             if target not in metrics:
                 raise GazelmInputError(f"{target!r} was not logged; logged: {', '.join(metrics)}",

@@ -61,3 +61,11 @@ def shared_cache() -> Path:
     path = Path(os.environ.get("GAZELM_TEST_CACHE") or ROOT / ".cache" / "tests")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def doc_runner(tmp_path_factory, shared_cache: Path):
+    """Runs the documentation's command lines (tests/docs/commands.yaml), each once per session."""
+    from tests.docs.runner import Runner
+
+    return Runner(tmp_path_factory.mktemp("docs"), shared_cache)
