@@ -204,9 +204,10 @@ def test_missing_study_files_are_named_before_loading(recgaze, adserp, tmp_path)
     problems = VisualDataModule.source_problems
     assert problems({"name": "recgaze", "path": str(recgaze[0]), "max_examples": {"train": 4}}) == []
     assert problems({"name": "adserp", "path": str(adserp[0])}) == []
-    shutil.copytree(recgaze[0], tmp_path / "recgaze")
-    (tmp_path / "recgaze" / "click_feedback.csv").unlink()
-    (tmp_path / "recgaze" / "aoi_data.csv").unlink()
+    (tmp_path / "recgaze").mkdir()
+    for path in recgaze[0].iterdir():  # the folder without two of its files
+        if path.name not in ("click_feedback.csv", "aoi_data.csv"):
+            (tmp_path / "recgaze" / path.name).symlink_to(path)
     found = problems({"name": "recgaze", "path": str(tmp_path / "recgaze"), "geometry": None})
     assert found == [f"recgaze (Zenodo record 15270518 and aoi_data.csv of github.com/santideleon/RecGaze_Dataset): "
                      f"not found: {tmp_path / 'recgaze' / 'click_feedback.csv'}, {tmp_path / 'recgaze' / 'aoi_data.csv'}"
@@ -218,3 +219,20 @@ def test_missing_study_files_are_named_before_loading(recgaze, adserp, tmp_path)
                                                            "Zenodo CSVs)"]
     assert problems({"name": "eyetrack_shop", "path": "x"}) == ["unknown interface study 'eyetrack_shop'; known: "
                                                                 "adserp, recgaze"]
+
+
+@pytest.mark.parametrize("study", ["recgaze", "adserp"])
+def test_the_preflight_checks_the_study_folder(study, recgaze, adserp, tmp_path, shared_cache):
+    """`gazelm train experiment=fixate_<study>` passes the preflight on a complete folder and stops,
+    before building anything, with one line naming the missing files on an empty one."""
+    from gazelm.preflight import config_problems
+    from gazelm.training import train
+    from tests.helpers.compose import compose_config, train_config
+
+    folder = {"recgaze": recgaze, "adserp": adserp}[study][0]
+    assert config_problems(compose_config([f"experiment=fixate_{study}", f"data.source.path={folder}"])) == []
+    cfg = train_config(tmp_path, shared_cache, f"experiment=fixate_{study}", f"data.source.path={tmp_path}")
+    with pytest.raises(GazelmInputError, match=rf"^the config cannot run: data: {study} .*: not found: "
+                                               rf"{tmp_path}/\S+, {tmp_path}/"):
+        train(cfg)
+    assert not (tmp_path / "checkpoints").exists()
