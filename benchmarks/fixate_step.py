@@ -18,6 +18,11 @@ during the step (activation memory, including the graph kept by ``create_graph``
 
     python benchmarks/fixate_step.py                     # CPU defaults (the experiment's tiny backbone)
     python benchmarks/fixate_step.py --device cuda --hidden 896 --layers 24 --heads 14 --seq 512
+    python benchmarks/fixate_step.py --vlm tiny_vlm_qwen3    # the visual experiments' tiny Qwen3-VL
+
+``--vlm``: the tiny vision-language backbone of ``conf/model/<name>.yaml`` on a batch of
+RecGaze-shaped pages (1100×600, resized by the processor, 15 slots, patch-to-slot pooling); CE
+fine-tunes the whole VLM (vision tower included) on the answer letter.
 
 Last line: ``RATIO <FixATE step (glimpse_fixate, K = 6) ÷ CE step>``; target ≤ 3.
 """
@@ -113,7 +118,11 @@ def ce_arm(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Callable[[
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step() -> None:
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+        if isinstance(model, Backbone):  # a VLM: its images, positions and image features
+            logits = model(batch).logits
+        else:
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                           use_cache=False).logits
         logp, mask = token_log_probs(logits, batch["labels"], True)
         loss = -logp.sum() / mask.sum()
         loss.backward()
@@ -127,9 +136,10 @@ def fixate_arm(model: torch.nn.Module, batch: dict[str, torch.Tensor], operator:
                create_graph: bool = True) -> Callable[[], None]:
     tok = SimpleNamespace(pad_token_id=0, eos_token_id=1)
     objective = Fixate(operator={"name": operator, "last_k": last_k}, create_graph=create_graph)
-    module = GazeLM(Backbone(model, tok, "causal", "bench"), objective)
+    backbone = model if isinstance(model, Backbone) else Backbone(model, tok, "causal", "bench")
+    module = GazeLM(backbone, objective)
     objective.attach_data(SimpleNamespace(users=["u0", "u1", "u2"]))
-    module.to(next(model.parameters()).device)
+    module.to(next(backbone.parameters()).device)
     b = float(batch["input_ids"].shape[0])
     counts = {"n_label_tokens": torch.tensor(b), "n_examples": torch.tensor(b)}
     stand_in = SimpleNamespace(global_step=10 ** 6, backbone=module.backbone,  # λ at full strength
@@ -148,6 +158,43 @@ def fixate_arm(model: torch.nn.Module, batch: dict[str, torch.Tensor], operator:
     return step
 
 
+def vlm_setup(args: argparse.Namespace) -> tuple[Backbone, dict[str, torch.Tensor]]:
+    """The tiny VLM of ``conf/model/<args.vlm>.yaml`` and a batch of RecGaze-shaped pages: a 1100×600
+    page (resized by the processor) with 15 slots (3 × 5), a profile prompt, the answer letter."""
+    from omegaconf import OmegaConf
+    from PIL import Image, ImageDraw
+
+    from gazelm.config import conf_dir
+    from gazelm.data.visual_batch import collate_visual, encode_visual, letter_token_ids
+    from gazelm.models.backbones import build_backbone
+
+    spec = OmegaConf.to_container(OmegaConf.load(conf_dir() / "model" / f"{args.vlm}.yaml"))
+    spec.pop("_target_")
+    spec["cache_dir"] = None
+    prompts = [f"Top_genre: {g}, Preferred_genres: {g}, Drama. Which poster will this user select?"
+               for g in ("Action", "Comedy", "Horror", "Romance")]
+    torch.manual_seed(0)
+    backbone = build_backbone(**spec, corpus=prompts * 4)
+    boxes = [(44 + 201 * c, 60 + 195 * r, 44 + 201 * c + 196, 60 + 195 * r + 110) for r in range(3) for c in range(5)]
+    options = letter_token_ids(backbone.tokenizer, len(boxes))
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for i in range(args.batch):
+        page = Image.new("RGB", (1100, 600), (16, 16, 16))
+        draw = ImageDraw.Draw(page)
+        for k, (x1, y1, x2, y2) in enumerate(boxes):
+            draw.rectangle([x1, y1, x2 - 1, y2 - 1], fill=(40 + 13 * k, 90 + 7 * i, 200 - 11 * k))
+        row = encode_visual(backbone.adapter, page, prompts[i % len(prompts)], boxes, i % len(boxes), options)
+        dwell = torch.rand(len(boxes), generator=g) ** 4
+        row.update(gaze_target=(dwell / dwell.sum()).tolist(), user_index=i % 3, correct_index=-1, adapt_only=False,
+                   example_index=i)
+        rows.append(row)
+    a = backbone.adapter
+    batch = collate_visual(rows, backbone.tokenizer.pad_token_id, a.token_keys, a.image_keys, a.image_token_id)
+    args.seq, args.slots = int(batch["input_ids"].shape[1]), len(boxes)
+    return backbone.to(args.device), {k: v.to(args.device) for k, v in batch.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -161,13 +208,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--vlm", default=None, choices=["tiny_vlm_qwen3", "tiny_vlm_internvl"],
+                        help="a tiny vision-language backbone on RecGaze-shaped pages instead of the text model")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    batch = synthetic_batch(args)
-    eager = build_model(args)
-    arms = [Arm("ce", ce_arm(copy.deepcopy(eager), batch), args.device),
-            Arm("ce_sdpa", ce_arm(build_model(args, "sdpa"), batch), args.device)]
+    if args.vlm:
+        eager, batch = vlm_setup(args)
+        arms = [Arm("ce", ce_arm(copy.deepcopy(eager), batch), args.device)]
+    else:
+        batch = synthetic_batch(args)
+        eager = build_model(args)
+        arms = [Arm("ce", ce_arm(copy.deepcopy(eager), batch), args.device),
+                Arm("ce_sdpa", ce_arm(build_model(args, "sdpa"), batch), args.device)]
     for k in (1, 3, 6):
         arms.append(Arm(f"glimpse_fixate_k{k}", fixate_arm(copy.deepcopy(eager), batch, "glimpse_fixate", k),
                         args.device))
@@ -188,8 +241,10 @@ def main() -> None:
     median = {a.name: statistics.median(a.times) for a in arms}
     memory = {a.name: a.memory for a in arms}
     what = "peak CUDA MiB" if args.device == "cuda" else "saved-for-backward MiB"
+    shape = (f"vlm={args.vlm}" if args.vlm else
+             f"hidden={args.hidden} layers={args.layers} heads={args.heads}")
     print(f"device={args.device} threads={torch.get_num_threads()} batch={args.batch} seq={args.seq} "
-          f"slots={args.slots} hidden={args.hidden} layers={args.layers} heads={args.heads} rounds={args.rounds}")
+          f"slots={args.slots} {shape} rounds={args.rounds}")
     print(f"{'arm':22s} {'step ms':>9s} {'÷ ce':>7s} {what:>24s} {'÷ ce':>7s}")
     for name, t in median.items():
         print(f"{name:22s} {1000 * t:9.1f} {t / median['ce']:7.2f} {memory[name] / 2 ** 20:24.1f} "

@@ -38,9 +38,14 @@ def _error(err: BaseException) -> str:
 
 
 def _source_problems(cfg: DictConfig) -> list[str]:
+    from hydra.utils import get_class
+
     from gazelm.data.sources import SOURCES, missing_source_files, source_tasks
 
     source = _plain(cfg.data.source)
+    own = getattr(get_class(cfg.data._target_), "source_problems", None) if cfg.data.get("_target_") else None
+    if own is not None:  # a DataModule that reads its own kind of source (interface studies: gazelm.data.visual)
+        return [f"data: {m}" for m in own(source)]
     name, task = source.get("name"), cfg.task.name
     options = {k: v for k, v in source.items() if k not in ("name", "max_examples")}
     if name not in SOURCES:

@@ -77,9 +77,12 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     # OmegaConf interpolations (a docstring containing "${x}" breaks the run)
     build = instantiate(model_cfg, _partial_=True, _convert_="all")
     backbone: Backbone = build(corpus=corpus, **extra)
-    datamodule.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
+    datamodule.attach_backbone(backbone)
     datamodule.attach_objective(objective)
     module = GazeLM(backbone, objective, optim=cfg.optim, scheduler=cfg.get("scheduler"))
+    # parameters that depend on the data (FixATE's per-user prompts) exist before a checkpoint is
+    # checked against the module (resume) or loaded into it; setup() attaches again (no-op)
+    objective.attach_data(datamodule)
     if cfg.get("compile"):
         backbone.compile_model(cfg.compile)
     return datamodule, module

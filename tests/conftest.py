@@ -58,6 +58,17 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def sandbox() -> None:
+    """Skips the test where pass@k's OS sandbox (bubblewrap) cannot start (e.g. no user namespaces)."""
+    from gazelm.sandbox import Sandbox, SandboxUnavailableError
+
+    try:
+        Sandbox().ready()
+    except SandboxUnavailableError as err:
+        pytest.skip(f"bubblewrap cannot run here: {err}")
+
+
+@pytest.fixture(scope="session")
 def shared_cache() -> Path:
     """One cache (tokenizers, tokenized data, stdlib index) shared by tests and sessions.
 
