@@ -2,7 +2,9 @@
 
 The shell blocks run in one temporary folder, in order, with ``$GAZELM_DATA_DIR`` set and
 the example format module of the page written there. ``gazelm train`` lines run in the
-slow test, in a cheap form (``debug=fdr``, a few examples).
+slow test, in a cheap form (``debug=fdr``, a few examples): composed from the real configs with the
+line's overrides and trained in this process (what each line adds is its overrides; the ``gazelm train``
+entry point itself runs as a process in tests/slow/test_docs_training.py and tests/docs/).
 """
 from __future__ import annotations
 
@@ -56,10 +58,15 @@ def test_shell_blocks_run(workdir, data_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", _train_lines(), ids=" ".join)
-def test_train_lines_run(command, workdir, data_dir, shared_cache, tmp_path):
+def test_train_lines_run(command, workdir, data_dir, shared_cache, tmp_path, monkeypatch):
+    from gazelm.training import train
+    from tests.helpers.compose import train_config
+
     command = [c.replace("$PWD", str(workdir)) for c in command]
+    assert command[:2] == ["gazelm", "train"] and not any(c.startswith("-") for c in command[2:]), command
     if any("toy_priors" in c for c in command) and not (workdir / "toy_priors").exists():
         test_shell_blocks_run(workdir, data_dir)
-    r = subprocess.run([*command, *CHEAP, f"paths.cache_dir={shared_cache}", f"hydra.run.dir={tmp_path}/run"],
-                       cwd=workdir, env=_env(data_dir), capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    monkeypatch.setenv("GAZELM_DATA_DIR", str(data_dir))
+    monkeypatch.chdir(workdir)
+    train(train_config(tmp_path / "run", shared_cache, *command[2:], *CHEAP))
+    assert (tmp_path / "run" / "metrics.json").is_file()
