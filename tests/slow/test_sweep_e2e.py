@@ -18,6 +18,7 @@ import yaml
 from gazelm.cli.report import main as report_main
 from tests.conftest import ROOT
 from tests.docs.runner import describe, entries
+from tests.helpers.cli import gazelm_subprocess
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +85,11 @@ def test_report_gives_one_table_with_every_job(doc_runner) -> None:
         (t, a, "1") for t in TASK_METRICS for a in ("ce", "eyemulator"))
     summarization = next(r for r in rows if r["task"] == "summarization" and r["ablation"] == "eyemulator")
     assert summarization["test/codebleu"] == "—" and summarization["test/rouge_l"] != "—"
-    rows = _report_rows(doc_runner, "gazelm report multirun/2026-05-01/12-00-00 --baseline objective=ce")
+    sweep = doc_runner.named("objective_sweep").out_dir  # the task × objective sweep, paired against CE
+    report = gazelm_subprocess("report", str(sweep), "--baseline", "objective=ce", "--no-plots")
+    assert report.returncode == 0, describe(report)
+    with open(sweep / "report" / "table.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
     assert sorted((r["task"], r["objective"]) for r in rows) == sorted(
         (t, o) for t in TASK_METRICS for o in ("ce", "eyemulator"))
 
