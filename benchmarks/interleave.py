@@ -19,7 +19,9 @@ A benchmark script uses it in two places:
 
 Protocol (worker stdout is reserved for it; anything else a library prints goes to stderr):
 the coordinator writes ``{"steps": k}`` or ``{"stop": true}``; the worker answers
-``{"units": u, "seconds": s, "peak_mb": m}`` once the k steps are done.
+``{"units": u, "seconds": s, "cpu_seconds": c, "peak_mb": m}`` once the k steps are done (``c``: the
+process's CPU time over the chunk, which another job on the machine barely changes when the arm runs
+one thread: the report prints the ratio on it next to the wall-clock one).
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ class Gate:
         self._remaining = 0
         self._units = 0.0
         self._start = 0.0
+        self._cpu_start = 0.0
         self.extra: dict = {}
 
     def count(self, units) -> None:
@@ -56,18 +59,19 @@ class Gate:
 
     def step(self) -> None:
         """Call at the start of every step (before the step's own work)."""
-        if self._remaining == 0:
+        while self._remaining == 0:  # a chunk of 0 steps (e.g. --warmup 0) is answered at once
             self._sync()
             if self._start:
                 self._reply({"units": float(self._units), "seconds": time.perf_counter() - self._start,
-                             "peak_mb": peak_rss_mb(), **self.extra})
+                             "cpu_seconds": time.process_time() - self._cpu_start, "peak_mb": peak_rss_mb(),
+                             **self.extra})
             command = json.loads(self._in.readline() or '{"stop": true}')
             if command.get("stop"):
                 self._out.flush()
                 os._exit(0)  # the arm's library loop has nothing left to do; skip its teardown
             self._remaining, self._units = int(command["steps"]), 0.0
             self._sync()
-            self._start = time.perf_counter()
+            self._start, self._cpu_start = time.perf_counter(), time.process_time()
         self._remaining -= 1
 
     def _reply(self, message: dict) -> None:
@@ -113,8 +117,10 @@ def worker_arm(argv: Sequence[str] | None = None) -> str | None:
 class Rounds:
     arms: list[str]
     rates: dict[str, list[float]] = field(default_factory=dict)      # units/s per round
+    cpu_rates: dict[str, list[float]] = field(default_factory=dict)  # units per CPU-second per round
     units: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     peak_mb: dict[str, float] = field(default_factory=dict)
     extra: dict[str, dict] = field(default_factory=dict)
     load: tuple[float, float] = (0.0, 0.0)                            # 1-min load average before, after
@@ -122,9 +128,11 @@ class Rounds:
     def median_rate(self, arm: str) -> float:
         return statistics.median(self.rates[arm])
 
-    def ratios(self, arm: str, other: str) -> list[float]:
-        """Per-round ``rate(arm) ÷ rate(other)``: both measured within the same round."""
-        return [a / b for a, b in zip(self.rates[arm], self.rates[other]) if b > 0]
+    def ratios(self, arm: str, other: str, cpu: bool = False) -> list[float]:
+        """Per-round ``rate(arm) ÷ rate(other)``: both measured within the same round (``cpu``: per
+        CPU-second of each arm's process instead of per wall-clock second)."""
+        rates = self.cpu_rates if cpu else self.rates
+        return [a / b for a, b in zip(rates[arm], rates[other]) if b > 0]
 
 
 class _Worker:
@@ -164,8 +172,9 @@ def run_rounds(arms: Sequence[str], *, rounds: int, steps: int, warmup: int, see
     """Start one worker per arm (``python <argv> --worker <arm>``), warm each up, then run
     ``rounds`` rounds of ``steps`` steps per arm in a fresh random order each round."""
     argv = list(sys.argv if argv is None else argv)
-    result = Rounds(arms=list(arms), rates={a: [] for a in arms}, units={a: 0.0 for a in arms},
-                    seconds={a: 0.0 for a in arms})
+    result = Rounds(arms=list(arms), rates={a: [] for a in arms}, cpu_rates={a: [] for a in arms},
+                    units={a: 0.0 for a in arms}, seconds={a: 0.0 for a in arms},
+                    cpu_seconds={a: 0.0 for a in arms})
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="gazelm-bench-") as log_dir:
         workers = {a: _Worker(a, argv, log_dir) for a in arms}
@@ -180,11 +189,14 @@ def run_rounds(arms: Sequence[str], *, rounds: int, steps: int, warmup: int, see
                 for name in order:
                     reply = workers[name].run(steps)
                     result.rates[name].append(reply["units"] / reply["seconds"] if reply["seconds"] > 0 else 0.0)
+                    cpu = reply.get("cpu_seconds", 0.0)
+                    result.cpu_rates[name].append(reply["units"] / cpu if cpu > 0 else 0.0)
+                    result.cpu_seconds[name] += cpu
                     result.units[name] += reply["units"]
                     result.seconds[name] += reply["seconds"]
                     result.peak_mb[name] = reply.get("peak_mb", 0.0)
                     result.extra[name] = {k: v for k, v in reply.items()
-                                          if k not in ("units", "seconds", "peak_mb")}
+                                          if k not in ("units", "seconds", "cpu_seconds", "peak_mb")}
                 if verbose:
                     print(f"round {r + 1}/{rounds}: " + ", ".join(f"{a} {result.rates[a][-1]:.1f}/s" for a in order),
                           file=sys.stderr, flush=True)
@@ -193,6 +205,13 @@ def run_rounds(arms: Sequence[str], *, rounds: int, steps: int, warmup: int, see
             for worker in workers.values():
                 worker.stop()
     return result
+
+
+def save_rounds(result: Rounds, path: str) -> None:
+    """Every arm's per-round rates and totals as JSON (for ratios the report does not print)."""
+    with open(path, "w") as fh:
+        json.dump({"arms": result.arms, "rates": result.rates, "cpu_rates": result.cpu_rates, "units": result.units,
+                   "seconds": result.seconds, "cpu_seconds": result.cpu_seconds, "load": result.load}, fh, indent=1)
 
 
 def quantiles(values: Sequence[float]) -> tuple[float, float, float]:
@@ -210,11 +229,12 @@ def report(result: Rounds, primary: str, peers: Sequence[str], unit: str, refere
     The best peer is the peer with the highest median rate; ``references`` are arms shown
     with their ratio but never chosen as the best peer (e.g. a default-configured peer)."""
     arms = [primary, *peers, *references]
-    print(f"{'arm':<22}{unit + '/s median':>18}{'IQR':>22}{'total ' + unit:>16}{'peak MB':>10}  {primary} ÷ arm")
+    w = max(22, *(len(a) + 2 for a in arms))
+    print(f"{'arm':<{w}}{unit + '/s median':>18}{'IQR':>22}{'total ' + unit:>16}{'peak MB':>10}  {primary} ÷ arm")
     for arm in arms:
         q1, q2, q3 = quantiles(result.rates[arm])
         vs = statistics.median(result.ratios(primary, arm)) if arm != primary else 1.0
-        print(f"{arm:<22}{q2:>18.1f}{f'{q1:.1f}–{q3:.1f}':>22}{result.units[arm]:>16.0f}"
+        print(f"{arm:<{w}}{q2:>18.1f}{f'{q1:.1f}–{q3:.1f}':>22}{result.units[arm]:>16.0f}"
               f"{result.peak_mb.get(arm, 0):>10.0f}  {vs:.3f}")
     best = max(peers, key=result.median_rate)
     ratios = result.ratios(primary, best)
@@ -224,5 +244,12 @@ def report(result: Rounds, primary: str, peers: Sequence[str], unit: str, refere
           f"load average {result.load[0]:.1f} → {result.load[1]:.1f} on {os.cpu_count()} cores")
     whole = (result.units[primary] / result.seconds[primary]) / (result.units[best] / result.seconds[best])
     print(f"whole-run ratio (all {unit} ÷ all seconds of each arm): {whole:.3f}")
+    cpu = result.ratios(primary, best, cpu=True)
+    if cpu:
+        c1, c2, c3 = quantiles(cpu)
+        whole_cpu = (result.units[primary] / result.cpu_seconds[primary]) / (result.units[best] / result.cpu_seconds[best])
+        print(f"on CPU time ({unit} per CPU-second of each arm's process; steady under load with 1 thread an arm): "
+              f"per-round median {c2:.3f}, IQR {c1:.3f}–{c3:.3f}, min–max {min(cpu):.3f}–{max(cpu):.3f}; "
+              f"whole-run {whole_cpu:.3f}")
     print(f"RATIO{' ' + label if label else ''} {q2:.2f}")
     return q2
