@@ -21,6 +21,11 @@ during the step (activation memory, including the graph kept by ``create_graph``
 
     python benchmarks/fixate_step.py --threads 1         # CPU defaults (the experiment's tiny backbone)
     python benchmarks/fixate_step.py --device cuda --hidden 896 --layers 24 --heads 14 --seq 512
+    python benchmarks/fixate_step.py --vlm tiny_vlm_qwen3    # the visual experiments' tiny Qwen3-VL
+
+``--vlm``: the tiny vision-language backbone of ``conf/model/<name>.yaml`` on a batch of
+RecGaze-shaped pages (1100×600, resized by the processor, 15 slots, patch-to-slot pooling); CE
+fine-tunes the whole VLM (vision tower included) on the answer letter (no ``ce_sdpa`` arm).
 
 Last line: ``RATIO <FixATE step (glimpse_fixate, K = 6) ÷ CE step>``; target ≤ 3.
 """
@@ -91,7 +96,11 @@ def ce_arm(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Callable[[
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step() -> None:
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False).logits
+        if isinstance(model, Backbone):  # a VLM: its images, positions and image features
+            logits = model(batch).logits
+        else:
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                           use_cache=False).logits
         logp, mask = token_log_probs(logits, batch["labels"], True)
         loss = -logp.sum() / mask.sum()
         loss.backward()
@@ -105,9 +114,10 @@ def fixate_arm(model: torch.nn.Module, batch: dict[str, torch.Tensor], operator:
                create_graph: bool = True) -> Callable[[], None]:
     tok = SimpleNamespace(pad_token_id=0, eos_token_id=1)
     objective = Fixate(operator={"name": operator, "last_k": last_k}, create_graph=create_graph)
-    module = GazeLM(Backbone(model, tok, "causal", "bench"), objective)
+    backbone = model if isinstance(model, Backbone) else Backbone(model, tok, "causal", "bench")
+    module = GazeLM(backbone, objective)
     objective.attach_data(SimpleNamespace(users=["u0", "u1", "u2"]))
-    module.to(next(model.parameters()).device)
+    module.to(next(backbone.parameters()).device)
     b = float(batch["input_ids"].shape[0])
     counts = {"n_label_tokens": torch.tensor(b), "n_examples": torch.tensor(b)}
     stand_in = SimpleNamespace(global_step=10 ** 6, backbone=module.backbone,  # λ at full strength
@@ -124,6 +134,43 @@ def fixate_arm(model: torch.nn.Module, batch: dict[str, torch.Tensor], operator:
         optimizer.zero_grad(set_to_none=True)
 
     return step
+
+
+def vlm_setup(args: argparse.Namespace) -> tuple[Backbone, dict[str, torch.Tensor]]:
+    """The tiny VLM of ``conf/model/<args.vlm>.yaml`` and a batch of RecGaze-shaped pages: a 1100×600
+    page (resized by the processor) with 15 slots (3 × 5), a profile prompt, the answer letter."""
+    from omegaconf import OmegaConf
+    from PIL import Image, ImageDraw
+
+    from gazelm.config import conf_dir
+    from gazelm.data.visual_batch import collate_visual, encode_visual, letter_token_ids
+    from gazelm.models.backbones import build_backbone
+
+    spec = OmegaConf.to_container(OmegaConf.load(conf_dir() / "model" / f"{args.vlm}.yaml"))
+    spec.pop("_target_")
+    spec["cache_dir"] = None
+    prompts = [f"Top_genre: {g}, Preferred_genres: {g}, Drama. Which poster will this user select?"
+               for g in ("Action", "Comedy", "Horror", "Romance")]
+    torch.manual_seed(0)
+    backbone = build_backbone(**spec, corpus=prompts * 4)
+    boxes = [(44 + 201 * c, 60 + 195 * r, 44 + 201 * c + 196, 60 + 195 * r + 110) for r in range(3) for c in range(5)]
+    options = letter_token_ids(backbone.tokenizer, len(boxes))
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for i in range(args.batch):
+        page = Image.new("RGB", (1100, 600), (16, 16, 16))
+        draw = ImageDraw.Draw(page)
+        for k, (x1, y1, x2, y2) in enumerate(boxes):
+            draw.rectangle([x1, y1, x2 - 1, y2 - 1], fill=(40 + 13 * k, 90 + 7 * i, 200 - 11 * k))
+        row = encode_visual(backbone.adapter, page, prompts[i % len(prompts)], boxes, i % len(boxes), options)
+        dwell = torch.rand(len(boxes), generator=g) ** 4
+        row.update(gaze_target=(dwell / dwell.sum()).tolist(), user_index=i % 3, correct_index=-1, adapt_only=False,
+                   example_index=i)
+        rows.append(row)
+    a = backbone.adapter
+    batch = collate_visual(rows, backbone.tokenizer.pad_token_id, a.token_keys, a.image_keys, a.image_token_id)
+    args.seq, args.slots = int(batch["input_ids"].shape[1]), len(boxes)
+    return backbone.to(args.device), {k: v.to(args.device) for k, v in batch.items()}
 
 
 ARMS: dict[str, tuple[str, int, bool]] = {  # name → (operator or "ce"/"ce_sdpa", last K, create_graph)
@@ -163,11 +210,14 @@ def run_arm(args: argparse.Namespace, name: str, gate: Gate) -> None:
     if not args.system_malloc:  # as `gazelm train` does (retain_freed_memory: true), in every arm
         retain_freed_memory()
     operator, last_k, create_graph = ARMS[name]
-    batch = synthetic_batch(args)
-    model = build_model(args, "sdpa" if operator == "ce_sdpa" else "eager")
+    if args.vlm:
+        model, batch = vlm_setup(args)
+    else:
+        batch = synthetic_batch(args)
+        model = build_model(args, "sdpa" if operator == "ce_sdpa" else "eager")
     step = (ce_arm(model, batch) if operator.startswith("ce")
             else fixate_arm(model, batch, operator, last_k, create_graph))
-    gate.extra["memory"] = step_memory(step, args.device)
+    gate.extra.update(memory=step_memory(step, args.device), seq=args.seq, slots=args.slots)
     while True:
         gate.step()
         step()
@@ -190,6 +240,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     parser.add_argument("--system-malloc", action="store_true",
                         help="leave the C library's malloc as it is (gazelm train sets retain_freed_memory)")
+    parser.add_argument("--vlm", default=None, choices=["tiny_vlm_qwen3", "tiny_vlm_internvl"],
+                        help="a tiny vision-language backbone on RecGaze-shaped pages instead of the text model")
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -197,12 +249,14 @@ def main() -> None:
     if arm:
         serve(lambda gate: run_arm(args, arm, gate), sync=torch.cuda.synchronize if args.device == "cuda" else None)
         return
-    names = [a for a in ARMS if a in {"ce", "glimpse_fixate_k6", *args.arms}]
+    names = [a for a in ARMS if a in {"ce", "glimpse_fixate_k6", *args.arms} and not (args.vlm and a == "ce_sdpa")]
     result = run_rounds(names, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
     memory = {name: result.extra[name].get("memory", 0) for name in names}
     what = "peak CUDA MiB" if args.device == "cuda" else "saved-for-backward MiB"
-    print(f"device={args.device} threads={args.threads or torch.get_num_threads()} batch={args.batch} seq={args.seq} "
-          f"slots={args.slots} hidden={args.hidden} layers={args.layers} heads={args.heads} rounds={args.rounds} "
+    seq, slots = (result.extra["ce"].get(k, getattr(args, k)) for k in ("seq", "slots"))
+    shape = f"vlm={args.vlm}" if args.vlm else f"hidden={args.hidden} layers={args.layers} heads={args.heads}"
+    print(f"device={args.device} threads={args.threads or torch.get_num_threads()} batch={args.batch} seq={seq} "
+          f"slots={slots} {shape} rounds={args.rounds} "
           f"malloc={'system' if args.system_malloc else 'retain_freed_memory'}; load average "
           f"{result.load[0]:.1f} → {result.load[1]:.1f} on {os.cpu_count()} cores")
     print(f"{'arm':22s} {'step ms':>9s} {'÷ ce':>7s} {'IQR':>13s} {'CPU ÷ ce':>9s} {what:>24s} {'÷ ce':>7s}")

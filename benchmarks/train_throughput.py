@@ -22,8 +22,9 @@ Tokens/s counts the non-pad tokens of the examples (encoder input + labels for T
 sequence for causal models), whatever the batch layout. ``RATIO`` = gazelm ÷ the best peer
 (the peer with the highest median tokens/s), the median of per-round ratios.
 
-    python benchmarks/train_throughput.py [--kind seq2seq|causal] [--rounds 12] [--steps 10] [--threads 2]
-    python benchmarks/train_throughput.py --gpu   # ~350M-parameter causal LM, bf16: tokens/s and MFU
+    python benchmarks/train_throughput.py [--kind seq2seq|causal] [--rounds 25] [--steps 5] [--threads 2]
+    python benchmarks/train_throughput.py --gpu   # ~341M-parameter causal LM, bf16: tokens/s, MFU, GPU memory
+    python benchmarks/train_throughput.py --gpu --dry-run   # the same arms on CPU, tiny model: checks a --gpu command
 
 Needs the ``bench`` extra (``pip install -e '.[bench]'``: TRL) for the TRL arms.
 """
@@ -56,9 +57,11 @@ def _overrides(args, gazelm: bool, variant: str = "") -> list[str]:
     out = [f"model={model}", f"task={task}", f"data.batch_size={args.batch_size}", "model.config.dropout_rate=0.0"
            if args.kind == "seq2seq" else "+model.config.attention_dropout=0.0",
            f"data.source.max_examples={{train: {args.examples}, val: 8, test: 8}}", "model.tokenizer.vocab_size=4096"]
-    if args.gpu:
+    if args.cuda:
         spec = ",".join(f"{k}:{str(v).lower() if isinstance(v, bool) else v}" for k, v in GPU_MODEL.items())
         out += [f"model.config={{{spec}}}", "trainer=gpu", "model.tokenizer.vocab_size=32000"]
+    elif args.gpu:  # --dry-run: the tiny model on CPU, with the GPU run's bf16 autocast
+        out += ["trainer.precision=bf16-mixed"]
     if gazelm:
         out += list(args.gazelm_overrides) + [o for o in variant.split("|") if o]
     return out
@@ -90,7 +93,7 @@ def _total_steps(args) -> int:
 def _threads(args) -> None:
     import torch
 
-    if not args.gpu:
+    if not args.cuda:
         torch.set_num_threads(args.threads)
 
 
@@ -111,7 +114,7 @@ def run_gazelm(args, gate: Gate, variant: str = "") -> None:
             gate.count(tokens)  # a tensor: summed on the device, read once per chunk
 
     trainer_cfg = cfg.trainer
-    trainer = L.Trainer(max_steps=_total_steps(args), max_epochs=-1, accelerator="gpu" if args.gpu else "cpu",
+    trainer = L.Trainer(max_steps=_total_steps(args), max_epochs=-1, accelerator="gpu" if args.cuda else "cpu",
                         devices=1, precision=trainer_cfg.precision, logger=False, callbacks=[Meter()],
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         limit_val_batches=0, num_sanity_val_steps=0, use_distributed_sampler=False,
@@ -140,7 +143,7 @@ def _hf_common(args, cfg) -> dict:
                 max_steps=_total_steps(args), learning_rate=cfg.optim.lr, weight_decay=cfg.optim.weight_decay,
                 warmup_steps=int(cfg.scheduler.warmup_ratio * _total_steps(args)), lr_scheduler_type="cosine",
                 max_grad_norm=1.0, logging_strategy="no", save_strategy="no", report_to=[], seed=0,
-                dataloader_num_workers=0, bf16=args.gpu, use_cpu=not args.gpu, disable_tqdm=True)
+                dataloader_num_workers=0, bf16=args.gpu, use_cpu=not args.cuda, disable_tqdm=True)
 
 
 def run_hf(args, gate: Gate, group_by_length: bool) -> None:
@@ -225,13 +228,34 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--variants", nargs="*", default=[],
                    help="extra gazelm arms, each a '|'-separated list of overrides (e.g. 'data.packing=true'); "
                         "shown as reference rows")
-    p.add_argument("--gpu", action="store_true")
+    p.add_argument("--gpu", action="store_true",
+                   help="~341M-parameter causal LM on CUDA in bf16: tokens/s, MFU and peak GPU memory per arm")
+    p.add_argument("--dry-run", action="store_true",
+                   help="with --gpu: the same arms, variants and report on CPU with the tiny model (checks a --gpu "
+                        "command's arguments, imports and arms without a GPU; nothing it prints is a GPU figure)")
+    p.add_argument("--keep-going", action="store_true",
+                   help="an arm that fails (e.g. a peer library missing) is left out and named in the report "
+                        "instead of stopping the benchmark; gazelm's own arm still stops it")
     p.add_argument("--save-rounds", default=None, metavar="JSON", help="write every arm's per-round rates here")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.gpu:
         args.kind = "causal"
+    args.cuda = args.gpu and not args.dry_run
     return args
+
+
+def gpu_report(result, args) -> None:
+    """Model FLOPs utilisation per arm: 6 · N · tokens/s ÷ the peak (the same N for every arm)."""
+    params = result.extra["gazelm"].get("params", 0)
+    peak = float(os.environ.get("GAZELM_PEAK_TFLOPS", "989")) * 1e12  # H100/H200 SXM dense bf16
+    where = "GPU" if args.cuda else "CPU dry run, not a GPU figure"
+    print(f"model FLOPs utilisation = 6·N·tokens/s ÷ {peak / 1e12:.0f} TFLOP/s (GAZELM_PEAK_TFLOPS), "
+          f"N = {params / 1e6:.1f} M parameters ({where}):")
+    print(f"{'arm':<44}{'tokens/s':>12}{'MFU':>8}{'GPU peak MB':>13}")
+    for arm in result.arms:
+        rate = result.median_rate(arm)
+        print(f"{arm:<44}{rate:>12,.0f}{6 * params * rate / peak:>8.1%}{result.gpu_peak_mb.get(arm, 0):>13,.0f}")
 
 
 def main() -> None:
@@ -239,31 +263,34 @@ def main() -> None:
     arm = worker_arm()
     if arm:
         _threads(args)
-        sync = None
-        if args.gpu:
+        sync = gpu_peak_mb = None
+        if args.cuda:
             import torch
 
             sync = torch.cuda.synchronize
+            gpu_peak_mb = lambda: torch.cuda.max_memory_allocated() / 2**20  # noqa: E731
         if arm.startswith("gazelm["):  # a variant: gazelm[override|override]
-            serve(lambda gate: run_gazelm(args, gate, variant=arm[len("gazelm["):-1]), sync=sync)
+            serve(lambda gate: run_gazelm(args, gate, variant=arm[len("gazelm["):-1]), sync=sync,
+                  gpu_peak_mb=gpu_peak_mb)
         else:
-            serve(lambda gate: ARMS[arm](args, gate), sync=sync)
+            serve(lambda gate: ARMS[arm](args, gate), sync=sync, gpu_peak_mb=gpu_peak_mb)
         return
     peers = PEERS[args.kind]
     variants = [f"gazelm[{v}]" for v in args.variants]
     arms = (args.arms or ["gazelm", *peers, *REFERENCES]) + variants
+    device = "GPU" if args.cuda else f"{args.threads} threads" + (" (--gpu --dry-run)" if args.gpu else "")
     print(f"{args.kind}: {args.rounds} rounds × {args.steps} steps per arm (after {args.warmup} warm-up steps), "
-          f"batch {args.batch_size}, {args.threads if not args.gpu else 'GPU'} threads; "
-          f"gazelm overrides: {' '.join(args.gazelm_overrides) or '(none)'}")
-    result = run_rounds(arms, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
+          f"batch {args.batch_size}, {device}; gazelm overrides: {' '.join(args.gazelm_overrides) or '(none)'}")
+    if args.cuda:
+        import torch
+
+        print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    result = run_rounds(arms, rounds=args.rounds, steps=args.steps, warmup=args.warmup, keep_going=args.keep_going,
+                        required=["gazelm"])
     if args.save_rounds:
         save_rounds(result, args.save_rounds)
     if args.gpu:
-        params = result.extra["gazelm"].get("params", 0)
-        tokens_per_s = result.median_rate("gazelm")
-        peak = float(os.environ.get("GAZELM_PEAK_TFLOPS", "989")) * 1e12  # H100/H200 SXM dense bf16
-        print(f"gazelm: {params / 1e6:.0f} M parameters, {tokens_per_s:,.0f} tokens/s, model FLOPs utilisation "
-              f"(6·N·tokens/s ÷ {peak / 1e12:.0f} TFLOP/s) {6 * params * tokens_per_s / peak:.1%}")
+        gpu_report(result, args)
     peers = [a for a in arms if a in peers]
     report(result, "gazelm", peers, "tokens",
            references=[a for a in arms if a in REFERENCES or a in OPTIONAL_REFERENCES or a in variants])

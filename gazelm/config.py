@@ -39,17 +39,46 @@ def sweep_group() -> str:
 
 
 def job_name() -> str:
-    """A run's name from its overrides (``objective=eyemulator,seed=42``), or ``default``."""
+    """A run's name from its overrides (``objective=eyemulator,seed=42``), or ``default``.
+
+    In a multirun only the overrides that vary across its jobs name it (the sweep directory is
+    the W&B group, so ``experiment=…`` or ``debug=…`` shared by every job would only add noise).
+    """
     from hydra.core.hydra_config import HydraConfig
 
+    from gazelm.callbacks.hydra_jobs import current_sweep_varying
+    from gazelm.sweep import varying
+
     overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith(("hydra.", "paths."))]
+    keys = current_sweep_varying()
+    if keys:
+        overrides = varying(overrides, keys) or overrides
     return ",".join(overrides) or "default"
 
 
+def task_language(which: str, *, _root_) -> str | None:
+    """``${gazelm.task_language:source|target}``: the language of the task's source or target
+    texts as the data source declares it (``java``, ``c_sharp``, ``python``, ``text``), or
+    ``None`` when the source declares nothing."""
+    from gazelm.data.sources import SOURCES, source_tasks
+
+    source = OmegaConf.select(_root_, "data.source")
+    task = OmegaConf.select(_root_, "task.name")
+    if source is None or task is None:
+        return None
+    options = {k: v for k, v in OmegaConf.to_container(source, resolve=True).items()
+               if k not in ("name", "max_examples")}
+    if source.name not in SOURCES or "tasks" not in SOURCES.meta(source.name):
+        return None
+    languages = source_tasks(source.name, **options).get(task)
+    return None if languages is None else languages[("source", "target").index(which)]
+
+
 def register_resolvers() -> None:
-    """``${gazelm.root:}``, ``${gazelm.data_dir:}``, ``${gazelm.sweep_group:}``, ``${gazelm.job_name:}``."""
+    """``${gazelm.root:}``, ``${gazelm.data_dir:}``, ``${gazelm.sweep_group:}``, ``${gazelm.job_name:}``,
+    ``${gazelm.task_language:target}``."""
     resolvers = {"gazelm.root": lambda: str(project_root()), "gazelm.data_dir": default_data_dir,
-                 "gazelm.sweep_group": sweep_group, "gazelm.job_name": job_name}
+                 "gazelm.sweep_group": sweep_group, "gazelm.job_name": job_name, "gazelm.task_language": task_language}
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

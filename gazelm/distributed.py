@@ -56,7 +56,3 @@ def teardown_job() -> None:
         dist.destroy_process_group()
     for name in RANK_ENV:
         os.environ.pop(name, None)
-
-
-def is_ddp_child() -> bool:
-    return int(os.environ.get("LOCAL_RANK", "0")) > 0

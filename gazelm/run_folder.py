@@ -17,6 +17,7 @@ config-group override takes the option's YAML from gazelm's own tree, any other 
 from __future__ import annotations
 
 import inspect
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -113,8 +114,12 @@ def load_run_config(path: Path | str, trust: bool = False) -> DictConfig:
     return cfg
 
 
-def _group_option(group: str, option: str) -> DictConfig | None:
-    """The YAML of ``group=option`` from gazelm's tree, or None if ``group`` is not a group."""
+_IMPLIED = re.compile(r"^override /(?P<group>\w+)(@_global_\.(?P=group))?$")
+
+
+def _group_option(group: str, option: str) -> tuple[DictConfig, dict[str, str]] | None:
+    """The YAML of ``group=option`` from gazelm's tree and the other groups it selects by default
+    (a task's default data: ``override /data@_global_.data: x``), or None if ``group`` is not a group."""
     folder = conf_dir() / group
     if not folder.is_dir():
         return None
@@ -123,11 +128,20 @@ def _group_option(group: str, option: str) -> DictConfig | None:
         options = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
         raise GazelmInputError(f"no option {option!r} in config group {group!r}; options: {options}",
                                field="overrides")
-    if file.read_text(encoding="utf-8").lstrip().startswith("# @package _global_") or \
-            "defaults" in OmegaConf.load(file):
-        raise GazelmInputError(f"{group}={option} changes several parts of a config; it cannot be applied to a "
+    several = GazelmInputError(f"{group}={option} changes several parts of a config; it cannot be applied to a "
                                "finished run's config (override its keys one by one)", field="overrides")
-    return OmegaConf.load(file)
+    if file.read_text(encoding="utf-8").lstrip().startswith("# @package _global_"):
+        raise several
+    node = OmegaConf.load(file)
+    implied: dict[str, str] = {}
+    for entry in node.pop("defaults", None) or []:
+        pairs = entry.items() if isinstance(entry, DictConfig) else [(entry, None)]
+        for text, value in pairs:
+            match = _IMPLIED.match(str(text))
+            if not match or not isinstance(value, str):
+                raise several
+            implied[match["group"]] = value
+    return node, implied
 
 
 def _has_key(cfg: DictConfig, key: str) -> bool:
@@ -152,6 +166,7 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
         parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
     except OverrideParseException as err:
         raise GazelmInputError(f"cannot parse: {str(err).splitlines()[0]}", field="overrides") from None
+    explicit = {o.key_or_group for o in parsed}
     for override in parsed:
         key, text = override.key_or_group, override.input_line
         if override.is_sweep_override() or override.package:
@@ -166,7 +181,10 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
             value = override.value()
             group = _group_option(key, value) if isinstance(value, str) and "." not in key else None
             if group is not None:
-                cfg[key] = group
+                cfg[key], implied = group
+                for other, option in implied.items():  # e.g. task=translation's default data, unless data= is given
+                    if other not in explicit:
+                        cfg[other] = _group_option(other, option)[0]
                 continue
             if not _has_key(cfg, key) and not (override.is_add() or override.is_force_add()):
                 raise GazelmInputError(f"{text!r}: the run's config has no key {key!r} (use +{key}=... to add it)",

@@ -23,6 +23,7 @@ from gazelm.errors import GazelmInputError
 from gazelm.host_memory import retain_freed_memory
 from gazelm.models.backbones import Backbone
 from gazelm.models.module import GazeLM
+from gazelm.preflight import check_config, check_gaze_signal
 from gazelm.registry import import_plugins
 from gazelm.resume import check_ckpt_file, resolve_ckpt_path
 
@@ -77,9 +78,12 @@ def build_components(cfg: DictConfig) -> tuple[GazeDataModule, GazeLM]:
     # OmegaConf interpolations (a docstring containing "${x}" breaks the run)
     build = instantiate(model_cfg, _partial_=True, _convert_="all")
     backbone: Backbone = build(corpus=corpus, **extra)
-    datamodule.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
+    datamodule.attach_backbone(backbone)
     datamodule.attach_objective(objective)
     module = GazeLM(backbone, objective, optim=cfg.optim, scheduler=cfg.get("scheduler"))
+    # parameters that depend on the data (FixATE's per-user prompts) exist before a checkpoint is
+    # checked against the module (resume) or loaded into it; setup() attaches again (no-op)
+    objective.attach_data(datamodule)
     if cfg.get("compile"):
         backbone.compile_model(cfg.compile)
     return datamodule, module
@@ -119,11 +123,13 @@ def train(cfg: DictConfig) -> float | None:
     import_plugins(cfg.get("plugins"))
     check_ckpt_file(cfg.get("ckpt_path"))
     try:
+        check_config(cfg)
         cfg.seed = _seed(cfg)
         check_config_types(cfg)
         if cfg.get("retain_freed_memory", True):
             retain_freed_memory()
         datamodule, module = build_components(cfg)
+        check_gaze_signal(cfg, datamodule, module.objective)
         callbacks = [*_named_components(cfg.get("callbacks")), RunConfigInCheckpoint(cfg)]
         trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks,
                                          logger=_named_components(cfg.get("logger")) or False,
@@ -143,7 +149,8 @@ def train(cfg: DictConfig) -> float | None:
             with open(Path(output_dir) / "metrics.json", "w") as fh:
                 json.dump(metrics, fh, indent=2, sort_keys=True)
             print_summary(metrics, output_dir)
-        target = cfg.get("optimized_metric") if cfg.get("train", True) else None  # nothing trained, nothing to optimise
+        # set by sweepers that read it (hparams_search=optuna); nothing trained, nothing to optimise
+        target = cfg.get("optimized_metric") if cfg.get("train", True) else None
         if target:
             if target not in metrics:
                 raise GazelmInputError(f"{target!r} was not logged; logged: {', '.join(metrics)}",

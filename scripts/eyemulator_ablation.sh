@@ -4,6 +4,9 @@
 # Run a line yourself; nothing is executed here.
 set -euo pipefail
 cat <<'CMDS'
+# 0. Check every job's config first, and see the jobs (and, with launcher=submitit_slurm, the sbatch script)
+gazelm train -m experiment=eyemulator_ablation --dry-run
+
 # 1. Tiny causal model on this machine's CPU (pipeline check; 42 jobs)
 gazelm train -m experiment=eyemulator_ablation
 

@@ -22,6 +22,22 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def gpu_device() -> torch.device:
+    """The device of the tests marked ``cuda``: CUDA, or ``$GAZELM_TEST_DEVICE`` (``cpu`` checks those
+    tests' code without a GPU, as ``GPU_CHECK_DRY=1 bash benchmarks/gpu_check.sh`` does)."""
+    return torch.device(os.environ.get("GAZELM_TEST_DEVICE", "cuda"))
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked ``cuda`` are skipped where no CUDA GPU is (CI); benchmarks/gpu_check.sh runs them."""
+    if gpu_device().type != "cuda" or torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (benchmarks/gpu_check.sh runs it on one)")
+    for item in items:
+        if item.get_closest_marker("cuda"):
+            item.add_marker(skip)
+
+
 def real_data_dir() -> Path:
     return Path(os.environ.get("GAZELM_DATA_DIR") or ROOT / ".." / "shared" / "data").resolve()
 
@@ -45,3 +61,11 @@ def shared_cache() -> Path:
     path = Path(os.environ.get("GAZELM_TEST_CACHE") or ROOT / ".cache" / "tests")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def doc_runner(tmp_path_factory, shared_cache: Path):
+    """Runs the documentation's command lines (tests/docs/commands.yaml), each once per session."""
+    from tests.docs.runner import Runner
+
+    return Runner(tmp_path_factory.mktemp("docs"), shared_cache)

@@ -50,7 +50,16 @@ def slot_relevance(relevance: Tensor, slot_index: Tensor, n_slots: int, eps: flo
                    magnitude: bool = True) -> Tensor:
     """FixATE's slot attention ``[B, n_slots]``: ``|r|`` per position summed per slot, ReLU,
     ``s / (Σ s + eps)``. ``relevance`` and ``slot_index`` are ``[B, N]`` over the same positions
-    (prepend ``-1`` for soft-prompt positions, so they are never counted)."""
+    (prepend ``-1`` for soft-prompt positions, so they are never counted).
+
+    ``slot_index`` may instead be slot *weights* ``[B, n_slots, N]``: image patches, where a visual
+    token covers several patches that can fall in different slots
+    (:func:`gazelm.attention.patch_slots.patch_slot_matrix`); the sum per slot is then the weighted one.
+    """
     values = relevance.abs() if magnitude else relevance
-    s = torch.relu(slot_sums(values, slot_index, n_slots))
+    if slot_index.dim() == 3:
+        sums = torch.einsum("bsn,bn->bs", slot_index.to(values.dtype), values)
+    else:
+        sums = slot_sums(values, slot_index, n_slots)
+    s = torch.relu(sums)
     return s / (s.sum(dim=-1, keepdim=True) + eps)

@@ -110,7 +110,7 @@ class FixateEvaluator(L.Callback):
         dm = trainer.datamodule
         examples = dm.split_examples(split)
         class_mean = ClassMeanBaseline().fit((e.meta["slot_classes"], e.meta["slot_target"])
-                                             for e in dm.split_examples("train") if e.meta.get("slots"))
+                                             for e in dm.split_examples("train") if e.meta.get("slot_classes"))
         loader = dm.val_dataloader() if split == "val" else dm.test_dataloader()
         was_training = pl_module.training
         pl_module.eval()
@@ -145,6 +145,7 @@ class FixateEvaluator(L.Callback):
         g = np.asarray(meta["slot_target"], dtype=float)
         n = len(g)
         choice, correct = int(meta.get("choice", -1)), int(meta.get("correct", -1))
+        clicked = choice if meta.get("choice_is_slot") else -1  # interfaces: the answer is one of the slots
         scores: dict[str, float] = {}
         predicted = ""
         attention_rows = {}
@@ -155,16 +156,16 @@ class FixateEvaluator(L.Callback):
             for mode in MODES:
                 a = res["attention"][mode][row][:n].numpy()
                 attention_rows[f"{name}_{mode}"] = a
-                for key, value in attention_metrics(a, g, self.ks, self.topk).items():
+                for key, value in attention_metrics(a, g, self.ks, self.topk, clicked).items():
                     scores[f"{name}_{mode}_{key}"] = value
             if name == "fixate" or not predicted:
                 predicted = _letter(meta["choices"], int(np.argmax(probs)))
         for name, a in baseline_predictions(meta, class_mean).items():
-            for key, value in attention_metrics(a, g, self.ks, self.topk).items():
+            for key, value in attention_metrics(a, g, self.ks, self.topk, clicked).items():
                 scores[f"{name}_{key}"] = value
-        if len(heat) < self.heatmaps:
-            heat.append({"id": example.id, "code": example.source, "slots": meta["slots"], "g": g,
-                         **attention_rows})
+        if len(heat) < self.heatmaps:  # code with character spans, or an interface image with slot boxes
+            heat.append({"id": example.id, "code": example.source, "slots": meta.get("slots"), "g": g,
+                         "image": meta.get("image"), "boxes": meta.get("slot_boxes"), **attention_rows})
         return {"id": example.id, "user": meta.get("user"), "prediction": predicted,
                 "reference": _letter(meta["choices"], choice), "correct": _letter(meta["choices"], correct),
                 "scores": scores}
@@ -213,6 +214,12 @@ class FixateEvaluator(L.Callback):
                                ("fixate_tf", "FixATE (after)")):
                 if key in h:
                     rows[label] = h[key]
+            if h.get("image"):
+                from gazelm.interfaces.heatmap import write_page_heatmap
+
+                images.append(str(write_page_heatmap(root / f"{split}_example{i}.png", h["image"], h["boxes"], rows,
+                                                     title=str(h["id"]))))
+                continue
             _, png = write_heatmap(root / f"{split}_example{i}", h["code"], [tuple(s) for s in h["slots"]],
                                    {name: [float(v) for v in values] for name, values in rows.items()},
                                    title=str(h["id"]))

@@ -2,9 +2,13 @@
 
 Defaults come from ``conf/report.yaml``; flags override them::
 
-    gazelm report outputs/multirun/2026-01-01/12-00-00 --baseline objective=ce
+    gazelm report outputs/multiruns/2026-01-01/12-00-00 --baseline objective=ce
     gazelm report SWEEP --metrics test/codebleu test/bleu_codexglue --out reports/eyemulator
     gazelm report --wandb-project gazelm-sweeps --baseline objective=ce   # runs read from W&B
+
+Failed and missing jobs are listed first; a paired comparison that would leave one out is
+refused unless ``--allow-missing``. Multiruns of ``gazelm align`` report one row per
+method × model × K (precision, recall, F1, Krippendorff's α).
 """
 from __future__ import annotations
 
@@ -14,13 +18,14 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from gazelm.config import conf_dir
 from gazelm.errors import GazelmInputError
 from gazelm.report.collect import load_multirun
+from gazelm.report.console import report_tables
 from gazelm.report.table import build_report
 from gazelm.report.wandb_io import load_wandb_runs, log_report_tables, wandb_enabled
 from gazelm.report.write import markdown_table, write_report
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+from gazelm.sweep import console, job_states, print_job_table, summary_line
 
 
 def _key_values(items: list[str]) -> dict[str, str]:
@@ -46,9 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bootstrap-seed", type=int, default=None)
     p.add_argument("--group-key", default=None, help="override grouping the plot bars (default task)")
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="run the paired tests on the complete pairs only when jobs failed or are missing")
     p.add_argument("--wandb-project", default=None)
     p.add_argument("--wandb-entity", default=None)
-    p.add_argument("--config", default=str(CONF_DIR / "report.yaml"), help="defaults file")
+    p.add_argument("--config", default=str(conf_dir() / "report.yaml"), help="defaults file")
     return p.parse_args(argv)
 
 
@@ -67,8 +74,17 @@ def _run(args: argparse.Namespace) -> int:
     metrics = args.metrics or cfg.get("metrics") or None
     project = args.wandb_project or (cfg.get("wandb") or {}).get("project")
     entity = args.wandb_entity or (cfg.get("wandb") or {}).get("entity")
+    out_console = console()
     if args.sweep_dir:
         jobs = load_multirun(args.sweep_dir)
+        states = job_states(args.sweep_dir)
+        incomplete = [s for s in states if s.status != "ok"]
+        if incomplete:
+            print_job_table(incomplete, f"{args.sweep_dir}: {summary_line(states)}; not finished:")
+            if baseline and not args.allow_missing:
+                print(f"gazelm report: {len(incomplete)} job(s) failed or missing (listed above): the paired tests "
+                      "would leave them out; rerun them, or pass --allow-missing", file=sys.stderr)
+                return 2
     elif wandb_enabled(project):
         jobs = load_wandb_runs(project, entity)
     else:
@@ -78,11 +94,12 @@ def _run(args: argparse.Namespace) -> int:
                           seed_key=args.seed_key or cfg.get("seed_key", "seed"),
                           bootstrap_samples=args.samples or int(cfg.get("bootstrap_samples", 10_000)),
                           bootstrap_seed=args.bootstrap_seed if args.bootstrap_seed is not None
-                          else int(cfg.get("bootstrap_seed", 0)))
+                          else int(cfg.get("bootstrap_seed", 0)), allow_missing=args.allow_missing)
     out = args.out or cfg.get("out_dir") or (Path(args.sweep_dir) / "report" if args.sweep_dir else Path("report"))
-    paths = write_report(report, out, plots=not args.no_plots and bool(cfg.get("plots", True)),
-                         group_key=args.group_key or cfg.get("group_key") or "task")
-    print(markdown_table(report.table), end="")
+    group_key = args.group_key or cfg.get("group_key") or "task"
+    paths = write_report(report, out, plots=not args.no_plots and bool(cfg.get("plots", True)), group_key=group_key)
+    for table in report_tables(report, group_key):
+        out_console.print(table)
     participants = cfg.get("participants") or {}
     if participants.get("treatment"):
         from gazelm.report.participants import sweep_participant_tests
@@ -97,9 +114,8 @@ def _run(args: argparse.Namespace) -> int:
                     + markdown_table(tests.round(6)))
             with open(paths["markdown"], "a", encoding="utf-8") as fh:
                 fh.write(text)
-            print(text, end="")
-    for name, path in paths.items():
-        print(f"wrote {name}: {path}")
+            print(text.lstrip("\n"), end="")
+    print(f"wrote {', '.join(p.name for p in paths.values())} to {out}")
     if log_report_tables(report, project, entity):
         print(f"logged W&B Tables to project {project}")
     return 0

@@ -8,16 +8,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 
-import lightning as L
-import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from gazelm.data.collate import AccumulationWindows, LengthGroupedBatchSampler, pad_batch
+from gazelm.data.collate import pad_batch
 from gazelm.data.example import Example
 from gazelm.data.features import FeatureTable
 from gazelm.data.formatting import TaskFormat
 from gazelm.data.packing import pack_batch
+from gazelm.data.resumable import ResumableDataModule
 from gazelm.data.sources import load_examples
 from gazelm.data.tokenize import encode_example
 from gazelm.errors import GazelmInputError
@@ -31,13 +30,7 @@ def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
 
 
-def training_clock(trainer: L.Trainer) -> tuple[int, int, int | float | None]:
-    """The trainer's ``(epoch, micro-batches of it consumed, limit_train_batches)``;
-    ``batch_progress.current.ready`` is the count Lightning itself restores and resumes from."""
-    return trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.current.ready, trainer.limit_train_batches
-
-
-class GazeDataModule(L.LightningDataModule):
+class GazeDataModule(ResumableDataModule):
     """Examples of one task from one source, tokenized for one backbone.
 
     ``source``: ``{name: <registered source>, **options}``; options may hold per-split
@@ -70,10 +63,6 @@ class GazeDataModule(L.LightningDataModule):
         self.tokenizer = None
         self.causal = False
         self.add_bos = False
-        self.accumulate = 1
-        self.window_counts = None  # the objective's counts, summed per optimizer step (attach_objective)
-        self._train_loader: AccumulationWindows | None = None
-        self._train_position: dict[str, int] | None = None
 
     # -- examples -----------------------------------------------------------------------
     def split_examples(self, split: str) -> list[Example]:
@@ -98,13 +87,17 @@ class GazeDataModule(L.LightningDataModule):
         return self._users
 
     def tokenizer_corpus(self, split: str = "train") -> list[str]:
-        """Texts a locally trained tokenizer learns from: the training split's sources and targets
-        (and each example's answer strings, ``meta["choices"]``, so a tiny tokenizer has every answer
-        letter as one token); for a run without training (``train=false``: evaluation-only data such as
-        HumanEval) the evaluated split's sources (prompts) only, never its reference solutions."""
+        """Texts a locally trained tokenizer learns from: the training split's sources, targets and
+        answer strings (``meta["choices"]``, so a tiny tokenizer has every answer letter as one token);
+        for a run without training (``train=false``: evaluation-only data such as HumanEval) the
+        evaluated split's sources (prompts) only, never its reference solutions."""
         if split == "train":
             return [t for e in self.split_examples("train") for t in (e.source, e.target, *e.meta.get("choices", ()))]
         return [e.source for e in self.split_examples(split)]
+
+    def attach_backbone(self, backbone) -> None:
+        """What the data needs from the backbone: its tokenizer (a VLM's DataModule takes its processor)."""
+        self.attach_tokenizer(backbone.tokenizer, backbone.is_causal, backbone.add_bos, backbone.identity)
 
     def attach_tokenizer(self, tokenizer, causal: bool, add_bos: bool = False, identity: str = "") -> None:
         if self.packing and not causal:
@@ -113,10 +106,6 @@ class GazeDataModule(L.LightningDataModule):
                                    field="data.packing")
         self.tokenizer, self.causal, self.add_bos = tokenizer, causal, add_bos
         self.tokenizer_identity = identity or getattr(tokenizer, "name_or_path", "") or str(len(tokenizer))
-
-    def attach_objective(self, objective) -> None:
-        """Training batches carry the step totals of ``objective.window_counts`` (exact normalisation)."""
-        self.window_counts = objective.window_counts
 
     # -- features -----------------------------------------------------------------------
     def _cache_path(self, split: str) -> Path | None:
@@ -166,54 +155,19 @@ class GazeDataModule(L.LightningDataModule):
             self.split_features(split)
 
     # -- loaders ------------------------------------------------------------------------
-    def _loader(self, split: str, train: bool) -> DataLoader:
+    def split_loader(self, split: str, train: bool) -> DataLoader:
         features = self.split_features(split)
-        trainer = getattr(self, "trainer", None)
-        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         lengths = features.lengths("input_ids")  # encoder-decoder: targets refine the groups (secondary)
         # training batches are shuffled; length_grouped=false makes each batch a random draw
         # (mega-chunks of one batch), evaluation batches are sorted by length
-        sampler = LengthGroupedBatchSampler(lengths.tolist(), self.batch_size if train else self.eval_batch_size,
-                                            shuffle=train, seed=self.seed,
-                                            mega_batch=self.mega_batch if self.length_grouped else 1,
-                                            rank=rank, world_size=world,
-                                            secondary=None if self.causal else features.lengths("labels").tolist())
+        sampler = self.batch_sampler(lengths.tolist(), train, self.mega_batch if self.length_grouped else 1,
+                                     secondary=None if self.causal else features.lengths("labels").tolist())
         collate = partial(pad_batch, pad_token_id=self.tokenizer.pad_token_id,
                           pad_to_multiple_of=self.pad_to_multiple_of)
         if train and self.packing:
             collate = partial(pack_batch, pad_token_id=self.tokenizer.pad_token_id,
                               capacity=self.pack_length or int(lengths.max()), pad_to_multiple_of=self.pad_to_multiple_of)
-        # the loader's own generator: starting an epoch's iterator draws its worker seed from it, not
-        # from the global RNG, so a resumed run's dropout masks are the uninterrupted run's
-        return DataLoader(features, batch_sampler=sampler, collate_fn=collate, num_workers=self.num_workers,
-                          generator=torch.Generator().manual_seed(self.seed),
-                          persistent_workers=False)
-
-    def train_dataloader(self) -> AccumulationWindows:
-        trainer = getattr(self, "trainer", None)
-        accumulate = getattr(trainer, "accumulate_grad_batches", 1)
-        clock = partial(training_clock, trainer) if trainer is not None else None
-        loader = AccumulationWindows(self._loader("train", train=True), accumulate, self.window_counts, clock)
-        if self._train_position is not None:
-            loader.load_state_dict(self._train_position)
-        self._train_loader = loader
-        return loader
-
-    # -- checkpoints: where in the training data a resumed run continues ----------------
-    def state_dict(self) -> dict[str, Any]:
-        return {"train_position": self._train_loader.state_dict()} if self._train_loader is not None else {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restored before any loader exists (Lightning restores the DataModule first)."""
-        self._train_position = state.get("train_position")
-        if self._train_loader is not None and self._train_position is not None:
-            self._train_loader.load_state_dict(self._train_position)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", train=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", train=False)
+        return self.data_loader(features, sampler, collate)
 
     def references(self, split: str) -> list[str]:
         return [e.target for e in self.split_examples(split)]

@@ -43,6 +43,13 @@ def _remember(cache: dict[str, GazeAnnotation | None], key: str, value: GazeAnno
     return value
 
 
+def priors_digest(priors: GazePriors) -> str:
+    """The priors' contents as a digest: the same priors draw the same pseudo-scanpaths wherever
+    they are stored (a path in the seed made runs differ between machines and folders)."""
+    return _digest(repr(sorted((k, b.fixated, b.total, b.alpha, b.beta) for k, b in priors.betas.items())),
+                   repr(sorted(priors.ngram_counts.items())), str(priors.ordered))
+
+
 def _priors_with_data_dir(priors: str, data_dir: str | None) -> GazePriors:
     if data_dir and priors in ("combined", "reading", "writing"):
         return load_priors(Path(data_dir) / "eyemulator" / "priors" / priors)
@@ -68,7 +75,7 @@ class PriorsGazeProvider:
         self.line_span = int(line_span)
         self.cache: dict[str, GazeAnnotation | None] = {}
         self.cache_size = int(cache_size)
-        self._settings = json.dumps([type(self).__name__, self.priors.meta.get("path", self.priors_name),
+        self._settings = json.dumps([type(self).__name__, priors_digest(self.priors),
                                      self.weights_variant, self.w_base, self.seed, self.line_span])
 
     def __repr__(self) -> str:

@@ -12,6 +12,8 @@ from gazelm.metrics.registry import (
     compute,
     headline_metric_names,
     higher_is_better,
+    metric_applies,
+    metric_languages,
     metric_names,
     metric_scale,
     reference_kind,
@@ -19,5 +21,5 @@ from gazelm.metrics.registry import (
     score,
 )
 
-__all__ = ["METRICS", "MetricResult", "compute", "headline_metric_names", "higher_is_better", "metric_names",
-           "metric_scale", "reference_kind", "register_metric", "score"]
+__all__ = ["METRICS", "MetricResult", "compute", "headline_metric_names", "higher_is_better", "metric_applies",
+           "metric_languages", "metric_names", "metric_scale", "reference_kind", "register_metric", "score"]

@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-import krippendorff
 import numpy as np
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
@@ -142,6 +141,8 @@ def krippendorff_alpha_nominal(first: Sequence[int], second: Sequence[int]) -> f
     data = np.array([list(first), list(second)], dtype=float)
     if data.shape[1] == 0 or len(np.unique(data[~np.isnan(data)])) < 2:
         return float("nan")
+    import krippendorff  # imported here: the other alignment metrics (and FixATE's) do not need it
+
     return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
 
 

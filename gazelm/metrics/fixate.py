@@ -16,21 +16,25 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from gazelm.metrics.alignment import (FIXATE_EPS, cosine_fixate, hit_fixate, js_fixate, kl_fixate, tgo_fixate,
-                                      topk_js_fixate)
+from gazelm.metrics.alignment import (FIXATE_EPS, cosine_fixate, csh_fixate, hit_fixate, js_fixate, kl_fixate,
+                                      tgo_fixate, topk_js_fixate)
 
 ATTENTION_KEYS = ("kl", "js", "cosine", "topk_js")
 HIGHER_IS_BETTER = {"kl": False, "js": False, "cosine": True, "topk_js": False, "tgo": True, "hit": True,
-                    "logloss": False, "auc": True, "acc": True, "acc_correct": True}
+                    "csh": True, "logloss": False, "auc": True, "acc": True, "acc_correct": True}
 
 
-def attention_metrics(a, g, ks: Sequence[int] = (1, 3, 5), topk: int = 5) -> dict[str, float]:
-    """``kl, js, cosine, topk_js, tgo@k, hit@k`` of one trial (FixATE's conventions)."""
+def attention_metrics(a, g, ks: Sequence[int] = (1, 3, 5), topk: int = 5, clicked: int = -1) -> dict[str, float]:
+    """``kl, js, cosine, topk_js, tgo@k, hit@k`` of one trial (FixATE's conventions), and ``csh@k``
+    (the clicked slot among the model's top-``k``: FixATE's ``click@k``) when the answer is a slot
+    (``clicked >= 0``: interfaces, not code)."""
     out = {"kl": kl_fixate(a, g), "js": js_fixate(a, g), "cosine": cosine_fixate(a, g),
            "topk_js": topk_js_fixate(a, g, topk)}
     for k in ks:
         out[f"tgo@{k}"] = tgo_fixate(a, g, k)
         out[f"hit@{k}"] = hit_fixate(a, g, k)
+        if clicked >= 0:
+            out[f"csh@{k}"] = csh_fixate(a, clicked, k)
     return out
 
 
@@ -76,7 +80,7 @@ def uniform_slots(n: int) -> np.ndarray:
 
 def length_slots(spans: Sequence[Sequence[int]]) -> np.ndarray:
     """Proportional to each slot's character length."""
-    lengths = np.array([max(int(e) - int(s), 0) for s, e in spans], dtype=float)
+    lengths = np.array([max(float(e) - float(s), 0.0) for s, e in spans], dtype=float)
     total = lengths.sum()
     return lengths / total if total > 0 else uniform_slots(len(spans))
 
@@ -109,8 +113,17 @@ class ClassMeanBaseline:
         return values / total if total > 0 else uniform_slots(len(classes))
 
 
+def size_slots(sizes: Sequence[float]) -> np.ndarray:
+    """Proportional to each slot's size (an image slot's pixel area)."""
+    return length_slots([(0, max(float(v), 0.0)) for v in sizes])
+
+
 def baseline_predictions(meta: Mapping, class_mean: ClassMeanBaseline) -> dict[str, np.ndarray]:
-    """The three baselines for one trial, from its ``meta`` (``slots``, ``slot_classes``)."""
-    spans = meta["slots"]
-    return {"uniform": uniform_slots(len(spans)), "length": length_slots(spans),
-            "class_mean": class_mean.predict(meta.get("slot_classes") or ["?"] * len(spans))}
+    """The three baselines for one trial, from its ``meta`` (``slots`` — character spans — or, for
+    image slots, ``slot_sizes``; ``slot_classes``). ``length`` is proportional to a slot's size:
+    characters for code, pixel area for an interface."""
+    sizes = meta.get("slot_sizes")
+    proportional = size_slots(sizes) if sizes is not None else length_slots(meta["slots"])
+    n = len(proportional)
+    return {"uniform": uniform_slots(n), "length": proportional,
+            "class_mean": class_mean.predict(meta.get("slot_classes") or ["?"] * n)}

@@ -40,18 +40,28 @@ class MetricResult:
     info: dict[str, str] = field(default_factory=dict)
 
 
-def register_metric(name: str, higher_is_better: bool, *, scale: int = 1,
-                    description: str = "", **meta: Any) -> Callable[[MetricFn], MetricFn]:
+#: ``languages="code"``: any target language except natural language.
+CODE = "code"
+TEXT = "text"
+
+
+def register_metric(name: str, higher_is_better: bool, *, scale: int = 1, description: str = "",
+                    languages: Sequence[str] | str | None = None, **meta: Any) -> Callable[[MetricFn], MetricFn]:
     """Register a metric function under ``name``.
 
-    ``scale`` is 1 (values in [0, 1]) or 100 (values in [0, 100]). Further metadata callers read:
-    ``samples=True`` — a prediction may be a list of n samples (pass@k); ``reference="task_id"`` —
-    the references are the examples' ids (HumanEval/MBPP task ids), not their target texts.
+    ``scale`` is 1 (values in [0, 1]) or 100 (values in [0, 100]). ``languages``: the target
+    languages the metric applies to (e.g. ``("java", "python", "c_sharp")``), ``"code"`` for
+    every programming language (not ``text``), ``None`` for any target. Further metadata callers
+    read: ``check`` — ``() -> message | None`` saying what the metric needs and is missing
+    (checked before a run); ``samples=True`` — a prediction may be a list of n samples (pass@k);
+    ``reference="task_id"`` — the references are the examples' ids (HumanEval/MBPP task ids),
+    not their target texts.
     """
     if scale not in (1, 100):
         raise ValueError(f"metric {name!r}: scale must be 1 or 100, got {scale!r}")
+    langs = languages if languages in (None, CODE) else tuple(languages)
     return METRICS.register(name, higher_is_better=bool(higher_is_better), scale=scale,
-                            description=description, **meta)
+                            description=description, languages=langs, **meta)
 
 
 def metric_names() -> list[str]:
@@ -67,6 +77,22 @@ def higher_is_better(name: str) -> bool:
 def metric_scale(name: str) -> int:
     """1 if metric ``name`` lies in [0, 1], 100 if in [0, 100]."""
     return int(METRICS.meta(name)["scale"])
+
+
+def metric_applies(name: str, language: str | None) -> bool:
+    """Whether metric ``name`` can score targets in ``language`` (``None``: unknown, assumed yes)."""
+    allowed = METRICS.meta(name).get("languages")
+    if allowed is None or language is None:
+        return True
+    if allowed == CODE:
+        return language != TEXT
+    return language in allowed
+
+
+def metric_languages(name: str) -> str:
+    """The languages metric ``name`` applies to, in words (for error messages)."""
+    allowed = METRICS.meta(name).get("languages")
+    return {None: "any", CODE: "programming languages (not text)"}.get(allowed) or ", ".join(allowed)
 
 
 #: Options any metric may ignore (passed to every metric by callers such as ``gazelm eval``).

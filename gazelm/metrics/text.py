@@ -32,6 +32,17 @@ Sources of each formula:
   comments and all whitespace, prediction equals the reference or either contains
   the other (an empty normalised prediction only matches an empty reference);
   ``h_exact`` = 0.5·exact_match + 0.5·containment_exact per example. 0–1.
+* ``edit_similarity`` — CodeXGLUE line-level code completion (``CodeCompletion-line/
+  evaluator/evaluator.py``: ``fuzz.ratio(pred.strip(), gt)`` averaged): the normalised
+  InDel similarity ``100·(1 − d(a, b)/(|a| + |b|))`` with ``d`` the Levenshtein distance
+  without substitutions (a substitution costs 2), computed by ``rapidfuzz.fuzz.ratio``,
+  which equals ``Levenshtein.ratio`` that fuzzywuzzy uses with python-Levenshtein installed
+  (not difflib's Ratcliff–Obershelp ratio, fuzzywuzzy's pure-Python fallback). Both sides
+  are stripped; fuzzywuzzy rounds each pair to an integer, we do not. 0–100.
+
+Languages: a metric registers the target languages it applies to (``languages``: a tuple,
+``"code"`` for any programming language, or none for any text); :func:`gazelm.metrics.
+registry.metric_applies` is what configs are checked against before training.
 """
 from __future__ import annotations
 
@@ -343,7 +354,7 @@ def codebleu_pair_stats(pairs: list[tuple[str, str, str]]) -> list[tuple[float, 
     return out
 
 
-@register_metric("codebleu", higher_is_better=True, scale=1,
+@register_metric("codebleu", higher_is_better=True, scale=1, languages=CODEBLEU_LANGS,
                  description="CodeBLEU (codebleu 0.7.0), components in extras; dataflow 0 counts as 1")
 def codebleu(predictions: list[str], references: list[str], lang: str = "java",
              n_jobs: int | None = None,
@@ -420,6 +431,24 @@ def ensure_wordnet() -> None:
         ) from err
 
 
+def wordnet_missing() -> str | None:
+    """METEOR's ``check`` before a run: where NLTK finds no WordNet files (incl. ``lexnames``), the
+    :func:`ensure_wordnet` message. Only looks for the files (loading WordNet takes seconds)."""
+    import nltk
+
+    try:
+        nltk.data.find("corpora/wordnet/lexnames")
+    except LookupError:
+        try:
+            nltk.data.find("corpora/wordnet.zip/wordnet/lexnames")
+        except LookupError:
+            try:
+                ensure_wordnet()
+            except WordNetMissingError as err:
+                return str(err)
+    return None
+
+
 def _meteor_chunk(pairs: list[tuple[str, str]]) -> list[float]:
     from nltk.translate.meteor_score import meteor_score
 
@@ -427,7 +456,7 @@ def _meteor_chunk(pairs: list[tuple[str, str]]) -> list[float]:
     return [float(meteor_score([r.split()], p.split())) for p, r in pairs]
 
 
-@register_metric("meteor", higher_is_better=True, scale=1,
+@register_metric("meteor", higher_is_better=True, scale=1, check=wordnet_missing,
                  description="NLTK METEOR over whitespace tokens, averaged (WordNet 3.0 offline)")
 def meteor(predictions: list[str], references: list[str], n_jobs: int | None = None) -> MetricResult:
     ensure_wordnet()
@@ -465,17 +494,27 @@ def containment_match(prediction: str, reference: str, lang: str = "java") -> bo
     return p == r or p in r or r in p
 
 
-@register_metric("containment_exact", higher_is_better=True, scale=1,
+@register_metric("containment_exact", higher_is_better=True, scale=1, languages="code",
                  description="EyeMulator: no comments/whitespace, equal or either contains the other")
 def containment_exact(predictions: list[str], references: list[str], lang: str = "java") -> MetricResult:
     per = [1.0 if containment_match(p, r, lang) else 0.0 for p, r in zip(predictions, references)]
     return MetricResult(sum(per) / len(per) if per else 0.0, per)
 
 
-@register_metric("h_exact", higher_is_better=True, scale=1,
+@register_metric("h_exact", higher_is_better=True, scale=1, languages="code",
                  description="EyeMulator: 0.5 * exact_match + 0.5 * containment_exact")
 def h_exact(predictions: list[str], references: list[str], lang: str = "java") -> MetricResult:
     exact = exact_match(predictions, references).per_example or []
     contain = containment_exact(predictions, references, lang).per_example or []
     per = [0.5 * e + 0.5 * c for e, c in zip(exact, contain)]
+    return MetricResult(sum(per) / len(per) if per else 0.0, per)
+
+
+# ---------------------------------------------------------------- edit similarity (code completion)
+@register_metric("edit_similarity", higher_is_better=True, scale=100,
+                 description="CodeXGLUE code completion Edit Sim: rapidfuzz fuzz.ratio (normalised InDel similarity)")
+def edit_similarity(predictions: list[str], references: list[str]) -> MetricResult:
+    from rapidfuzz import fuzz
+
+    per = [float(fuzz.ratio(p.strip(), r.strip())) for p, r in zip(predictions, references)]
     return MetricResult(sum(per) / len(per) if per else 0.0, per)

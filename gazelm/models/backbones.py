@@ -1,6 +1,7 @@
 """Backbones: a Hugging Face model (by name or path, or tiny from config) + tokenizer.
 
-``kind: seq2seq`` (T5 / CodeT5 family) or ``causal`` (any decoder-only LM). A tiny
+``kind: seq2seq`` (T5 / CodeT5 family) or ``causal`` (any decoder-only LM); ``kind: vlm``
+(vision-language models) is built by :mod:`gazelm.models.vlm` (see ``DELEGATED_KINDS``). A tiny
 model is built from ``config`` with a BPE tokenizer trained on the task's training
 texts; real checkpoints load by name or local path (``HF_HUB_OFFLINE=1`` works when
 they are in the local cache). LoRA (peft) is a switch.
@@ -26,6 +27,8 @@ from gazelm.objectives.tokens import kept_log_probs, predicting_mask, token_log_
 
 log = logging.getLogger(__name__)
 KINDS = {"seq2seq": AutoModelForSeq2SeqLM, "causal": AutoModelForCausalLM}
+#: Kinds built by their own module (``module:function``), with the same arguments plus their own.
+DELEGATED_KINDS = {"vlm": "gazelm.models.vlm.backbone:build_vlm_backbone"}
 
 
 @contextmanager
@@ -38,6 +41,13 @@ def project_only(head: nn.Module, keep: torch.Tensor) -> Iterator[None]:
         yield
     finally:
         handle.remove()
+
+
+def boolean_logits_to_keep() -> bool:
+    """Whether this transformers slices hidden states with a boolean ``[B, T]`` ``logits_to_keep``."""
+    import transformers.modeling_utils
+
+    return hasattr(transformers.modeling_utils, "slice_logits_to_keep")
 
 
 @dataclass
@@ -104,10 +114,26 @@ class Backbone(nn.Module):
         return self.model.get_base_model() if self.has_lora else self.model
 
     def keeps_logits(self) -> bool:
-        """Whether the causal model computes logits at a boolean mask of positions (``logits_to_keep``)."""
+        """Whether the causal model computes logits at a boolean mask of positions (``logits_to_keep``).
+
+        Boolean masks are sliced by transformers >= 5.21 (``slice_logits_to_keep``); earlier 5.x
+        index ``hidden_states[:, mask, :]`` and fail, so there the head is restricted by a hook."""
         if self._keeps_logits is None:
-            self._keeps_logits = self.is_causal and "logits_to_keep" in inspect.signature(self.base.forward).parameters
+            self._keeps_logits = (self.is_causal and boolean_logits_to_keep()
+                                  and "logits_to_keep" in inspect.signature(self.base.forward).parameters)
         return self._keeps_logits
+
+    def model_inputs(self, batch: Mapping[str, torch.Tensor], prefix_embeds: torch.Tensor | None = None
+                     ) -> dict[str, Any]:
+        """Keyword arguments of a causal model with ``prefix_embeds`` ``[B, P, d]`` (a soft prompt)
+        before the batch's embeddings and the attention mask extended over it. Backbones with more
+        inputs (a VLM's images and multimodal positions) override it."""
+        embeds = self.model.get_input_embeddings()(batch["input_ids"])
+        mask = batch["attention_mask"]
+        if prefix_embeds is not None and prefix_embeds.shape[1]:
+            embeds = torch.cat([prefix_embeds.to(embeds.dtype), embeds], dim=1)
+            mask = torch.cat([mask.new_ones(mask.shape[0], prefix_embeds.shape[1]), mask], dim=1)
+        return {"inputs_embeds": embeds, "attention_mask": mask, "use_cache": False}
 
     def forward(self, batch: Mapping[str, torch.Tensor], output_attentions: bool = False,
                 labels: torch.Tensor | None = None) -> Any:
@@ -220,17 +246,29 @@ def build_backbone(kind: str, name_or_path: str | None = None, config: Mapping[s
                    tokenizer: Mapping[str, Any] | None = None, lora: Mapping[str, Any] | None = None,
                    corpus: Iterable[str] | None = None, cache_dir: str | None = None, dtype: str | None = None,
                    add_bos: bool = False, gradient_checkpointing: bool = False,
-                   attn_implementation: str | None = None, fused_ce: bool = False) -> Backbone:
+                   attn_implementation: str | None = None, fused_ce: bool = False, **options: Any) -> Backbone:
     """Load ``name_or_path`` or build ``config`` (``model_type`` + sizes) from scratch.
 
     With ``config`` set, the model is randomly initialised (seeded by the caller) and the
     tokenizer's vocabulary size and special ids are filled in. ``attn_implementation``
     (``eager``, ``sdpa``, …) is passed to Hugging Face; objectives that read attention
     weights need ``eager``. ``fused_ce`` scores tokens with liger-kernel's fused linear
-    cross-entropy (CUDA only; :mod:`gazelm.models.fused_ce`).
+    cross-entropy (CUDA only; :mod:`gazelm.models.fused_ce`). ``options`` are for delegated
+    kinds (a VLM's ``processor``).
     """
+    if kind in DELEGATED_KINDS:
+        import importlib
+
+        module, function = DELEGATED_KINDS[kind].split(":")
+        return getattr(importlib.import_module(module), function)(
+            kind=kind, name_or_path=name_or_path, config=config, tokenizer=tokenizer, lora=lora, corpus=corpus,
+            cache_dir=cache_dir, dtype=dtype, add_bos=add_bos, gradient_checkpointing=gradient_checkpointing,
+            attn_implementation=attn_implementation, fused_ce=fused_ce, **options)
     if kind not in KINDS:
-        raise GazelmInputError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}", field="model.kind")
+        raise GazelmInputError(f"unknown model kind {kind!r}; expected one of {', '.join([*KINDS, *DELEGATED_KINDS])}",
+                               field="model.kind")
+    if options:
+        raise GazelmInputError(f"unexpected model options for kind {kind!r}: {', '.join(options)}", field="model")
     tok, identity = _tokenizer(tokenizer, name_or_path, corpus, cache_dir)
     torch_dtype = getattr(torch, dtype) if dtype else None
     if config is not None:

@@ -141,9 +141,22 @@ class GazeLM(L.LightningModule):
 
     def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
                                     gradient_clip_algorithm: str | None = None) -> None:
-        """Groups with ``max_grad_norm`` are clipped on their own, the rest by ``gradient_clip_val``."""
-        if not any(g.get("max_grad_norm") is not None for g in optimizer.param_groups):
+        """Groups with ``max_grad_norm`` are clipped on their own, the rest by ``gradient_clip_val``.
+
+        Under ``bf16-mixed`` gazelm clips itself too: Lightning's mixed-precision plugin refuses any
+        clipping when the optimizer unscales gradients itself (torch's fused AdamW, gazelm's default),
+        although without a gradient scaler (bf16) there is nothing to unscale."""
+        own = any(g.get("max_grad_norm") is not None for g in optimizer.param_groups)
+        if not own and not _unscaled_mixed_precision(self.trainer):
             return super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
         norms = clip_group_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
-        for name, value in norms.items():
+        for name, value in norms.items() if own else ():
             self.log(f"train/grad_norm/{name}", value, on_step=True, on_epoch=False)
+
+
+def _unscaled_mixed_precision(trainer: Any) -> bool:
+    """Lightning's autocast precision (``bf16-mixed``) without a gradient scaler."""
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    plugin = trainer.precision_plugin
+    return isinstance(plugin, MixedPrecision) and plugin.scaler is None

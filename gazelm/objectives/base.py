@@ -28,7 +28,7 @@ collate function that packs several examples into one row only needs to keep tho
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -36,6 +36,7 @@ from torch import nn
 from gazelm.objectives.tokens import IGNORE_INDEX
 
 Logs = dict[str, torch.Tensor]
+Batch = dict[str, torch.Tensor]
 Counts = dict[str, torch.Tensor]
 
 
@@ -53,12 +54,31 @@ def example_count(batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 class Objective:
     """Base class: plain objectives set ``needs`` (extra model outputs, e.g. ``{"attentions"}``)
-    as a class attribute; objectives that wrap others make it a property of their parts."""
+    as a class attribute; objectives that wrap others make it a property of their parts.
+
+    Objectives that train with gaze say so (``uses_gaze``) and say, from real batches, when
+    the gaze they would use carries no information (``gaze_problem``), so a run that would
+    silently train its gaze-free baseline is stopped before training (:mod:`gazelm.preflight`).
+    """
 
     needs: frozenset[str] = frozenset()
     # reads only per-token and per-example quantities, so packed rows (gazelm.data.packing) give
     # the same loss as one example per row; objectives comparing whole rows leave it False
     supports_packing: bool = False
+
+    @property
+    def uses_gaze(self) -> bool:
+        """Whether the loss reads gaze values (weights, scanpath masks, human attention)."""
+        return False
+
+    @property
+    def needs_causal_model(self) -> bool:
+        """Whether the loss is only defined for causal (decoder-only) backbones."""
+        return False
+
+    def gaze_problem(self, batches: Sequence[Batch]) -> str | None:
+        """Why this objective would train without gaze information on ``batches`` (``None``: it would not)."""
+        return None
 
     def setup(self, module: Any) -> None:
         """Called once the module and backbone exist (e.g. to build a reference model)."""

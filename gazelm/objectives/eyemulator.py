@@ -11,7 +11,9 @@ scanpath) and ``N`` the number of active positions (``normalize: active_tokens``
 ``module.items_normalizer``, so accumulation is exact, as TRL normalises.
 
 ``scope: example`` (the released code's variant) puts one weight per example, the max or
-mean of its source code-token weights, on every target token.
+mean of its source code-token weights, on every target token. ``scope: auto`` is ``token``
+where the task's target is code and ``example`` where it is natural language
+(``target_language: text``, e.g. summarization), whose tokens carry no gaze weight.
 
 For causal models ``loss_on`` chooses which positions carry loss: ``target`` (the labels),
 ``input`` (the source code tokens of the prompt, predicted from their prefix, weighted with
@@ -28,7 +30,7 @@ from gazelm.data.packing import example_starts, example_values_per_token, per_ex
 from gazelm.objectives.base import Counts, Logs, Objective, label_token_count
 from gazelm.objectives.tokens import IGNORE_INDEX, align_for_causal, output_log_probs
 
-SCOPES = ("token", "example")
+SCOPES = ("token", "example", "auto")
 REDUCES = ("max", "mean")
 LOSS_ON = ("target", "input", "both")
 NORMALIZE = ("active_tokens", "weight_sum")
@@ -43,6 +45,26 @@ def example_weights(input_weights: torch.Tensor, code_token_mask: torch.Tensor, 
         raise ValueError(f"unknown reduce {reduce!r}; expected one of {', '.join(REDUCES)}")
     rows = {"input_ids": input_weights, "labels": input_weights}  # one example per row
     return per_example(input_weights, code_token_mask, batch if batch is not None else rows, reduce)
+
+
+def loss_labels(batch: dict[str, torch.Tensor], loss_on: str) -> torch.Tensor:
+    """Token ids with a loss for ``loss_on`` (``target`` | ``input`` | ``both``), -100 elsewhere."""
+    if loss_on not in LOSS_ON:
+        raise ValueError(f"unknown loss_on {loss_on!r}; expected one of {', '.join(LOSS_ON)}")
+    if loss_on == "target":
+        return batch["labels"]
+    code_labels = input_code_labels(batch)
+    if loss_on == "input":
+        return code_labels
+    on_target = batch["labels"] != IGNORE_INDEX
+    return torch.where(on_target, batch["labels"], code_labels)
+
+
+#: The window counts that normalise a loss on ``loss_on`` positions by their number / weight sum.
+COUNT_KEYS = {"active_tokens": {"target": ("n_label_tokens",), "input": ("n_input_code_tokens",),
+                                "both": ("n_label_tokens", "n_input_code_tokens")},
+              "weight_sum": {"target": ("label_weight_sum",), "input": ("input_code_weight_sum",),
+                             "both": ("label_weight_sum", "input_code_weight_sum")}}
 
 
 def input_code_labels(batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -78,17 +100,37 @@ COUNTS = {
 class EyeMulator(Objective):
     """Gaze-weighted cross-entropy (see the module docstring for the formula and options)."""
 
+    uses_gaze = True
     supports_packing = True
 
     def __init__(self, scope: str = "token", reduce: str = "max", loss_on: str = "target",
-                 normalize: str = "active_tokens"):
+                 normalize: str = "active_tokens", target_language: str | None = None):
         for name, value, allowed in (("scope", scope, SCOPES), ("reduce", reduce, REDUCES),
                                      ("loss_on", loss_on, LOSS_ON), ("normalize", normalize, NORMALIZE)):
             if value not in allowed:
                 raise ValueError(f"eyemulator: unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+        if scope == "auto":
+            scope = "example" if target_language == "text" and loss_on == "target" else "token"
         if scope == "example" and loss_on != "target":
             raise ValueError("eyemulator: scope=example weights the target tokens only; use loss_on=target")
         self.scope, self.reduce, self.loss_on, self.normalize = scope, reduce, loss_on, normalize
+
+    @property
+    def needs_causal_model(self) -> bool:
+        return self.loss_on != "target"
+
+    def gaze_problem(self, batches) -> str | None:
+        """All weights on the loss positions equal (1.0 when no token carries gaze): the loss is a
+        multiple of cross-entropy, i.e. the CE baseline."""
+        values = torch.cat([w[labels != IGNORE_INDEX].float() for labels, w in map(self._positions, batches)])
+        if values.numel() and not bool((values == values[0]).all()):
+            return None
+        constant = f"{values[0].item():g}" if values.numel() else "absent"
+        hint = ("objective.scope=example (one weight per example from its source code) or objective.loss_on=both "
+                "(causal models also learn the weighted input code)") if self.scope == "token" else (
+                "a gaze provider whose weights vary between examples (gaze.weights_variant=full), or objective.reduce=mean")
+        return (f"eyemulator (scope={self.scope}, loss_on={self.loss_on}): every gaze weight on the loss positions "
+                f"is {constant}, so the loss is a multiple of plain cross-entropy; set {hint}")
 
     def _check_backbone(self, causal: bool) -> None:
         if self.loss_on != "target" and not causal:
@@ -103,22 +145,16 @@ class EyeMulator(Objective):
         if self.scope == "example":
             w = example_weights(batch["input_weights"], batch["code_token_mask"], self.reduce, batch)
             return batch["labels"], example_values_per_token(w, batch, batch["labels"])
-        if self.loss_on == "target":
-            return batch["labels"], batch["label_weights"]
-        code_labels = input_code_labels(batch)
-        if self.loss_on == "input":
-            return code_labels, batch["input_weights"]
-        on_target = batch["labels"] != IGNORE_INDEX
-        return (torch.where(on_target, batch["labels"], code_labels),
-                torch.where(on_target, batch["label_weights"], batch["input_weights"]))
+        weights = {"target": batch["label_weights"], "input": batch["input_weights"]}.get(self.loss_on)
+        if weights is None:  # both
+            weights = torch.where(batch["labels"] != IGNORE_INDEX, batch["label_weights"], batch["input_weights"])
+        return loss_labels(batch, self.loss_on), weights
 
     def _normalizer_keys(self) -> tuple[str, ...]:
         """The counts ``N`` is made of (their sum, for ``loss_on=both``)."""
         if self.scope == "example":
             return ("n_label_tokens",) if self.normalize == "active_tokens" else (f"example_{self.reduce}_weight_sum",)
-        keys = {"active_tokens": ("n_label_tokens", "n_input_code_tokens"),
-                "weight_sum": ("label_weight_sum", "input_code_weight_sum")}[self.normalize]
-        return {"target": keys[:1], "input": keys[1:], "both": keys}[self.loss_on]
+        return COUNT_KEYS[self.normalize][self.loss_on]
 
     def window_counts(self, batch: dict[str, torch.Tensor]) -> Counts:
         """The counts of :data:`COUNTS` this configuration divides by."""

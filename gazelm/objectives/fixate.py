@@ -221,6 +221,7 @@ class Fixate(Objective):
             raise ValueError("fixate reads one trial per row (a soft prompt before each, slots and the answer "
                              "row by position): set data.packing=false")
         model = module.backbone.model
+        prefix, offset = None, 0
         input_ids = batch["input_ids"]
         if answer_tokens is not None:
             where = batch["answer_position"].long() + 1
@@ -228,13 +229,14 @@ class Fixate(Objective):
             input_ids = input_ids.clone()
             rows = torch.arange(input_ids.shape[0], device=input_ids.device)[fits]
             input_ids[rows, where[fits]] = answer_tokens[fits].to(input_ids.dtype)
-        embeds = model.get_input_embeddings()(input_ids)
-        mask = batch["attention_mask"]
-        offset = 0
         if prompt != "none":
-            users = self.batch_users(batch) if prompt == "personal" else [None] * embeds.shape[0]
-            embeds, mask = self.soft_prompt.prepend(embeds, mask, users, freeze_basis=batch.get("adapt_only"))
+            n = batch["input_ids"].shape[0]
+            users = self.batch_users(batch) if prompt == "personal" else [None] * n
+            prefix = self.soft_prompt.prompts(users, freeze_basis=batch.get("adapt_only"))
             offset = self.soft_prompt.n_tokens
+        # the backbone places the prompt: embeddings (a VLM's with its images) and positions
+        inputs = module.backbone.model_inputs({**batch, "input_ids": input_ids}, prefix)
+        embeds, mask = inputs.pop("inputs_embeds"), inputs.pop("attention_mask")
         if output_attentions and torch.is_grad_enabled() and not embeds.requires_grad:
             embeds = embeds.detach().requires_grad_(True)  # a frozen model without prompt: ∂s/∂A still exists
         rows = batch["answer_position"].long() + offset
@@ -246,7 +248,7 @@ class Fixate(Objective):
             keep = torch.unique(rows)
             extra["logits_to_keep"] = keep
         outputs = model(inputs_embeds=embeds, attention_mask=mask, output_attentions=output_attentions,
-                        use_cache=False, **extra)
+                        **{"use_cache": False, **inputs, **extra})
         logits = outputs.logits
         if keep is not None and logits.shape[1] == keep.numel():
             where = torch.searchsorted(keep, rows)
@@ -258,6 +260,9 @@ class Fixate(Objective):
             pad = torch.full((embeds.shape[0], offset), -1, dtype=batch["slot_index"].dtype,
                              device=batch["slot_index"].device)
             slot_index = torch.cat([pad, batch["slot_index"]], dim=1)
+        elif "slot_matrix" in batch:  # images: [B, n_slots, S] patch counts of each visual token per slot
+            matrix = batch["slot_matrix"]
+            slot_index = torch.cat([matrix.new_zeros(*matrix.shape[:2], offset), matrix], dim=2)
         aligned = logits[:, offset:] if full_logits else None
         return PromptedOutputs(answer, outputs.attentions if output_attentions else None, offset, mask.bool(),
                                slot_index, aligned)

@@ -64,6 +64,9 @@ def preference_loss(r: torch.Tensor, path: torch.Tensor, off_path: torch.Tensor,
 class GazePreference(Objective):
     """``L_SFT + γ · L_pref`` with ``γ = gamma``, ``β = beta`` (0.1 each by default)."""
 
+    uses_gaze = True
+    needs_causal_model = True
+
     def __init__(self, gamma: float = 0.1, beta: float = 0.1, sft: Objective | None = None):
         self.gamma, self.beta = float(gamma), float(beta)
         self.sft = sft if sft is not None else EyeMulator()
@@ -76,6 +79,17 @@ class GazePreference(Objective):
     def window_counts(self, batch: dict[str, torch.Tensor]) -> Counts:
         """The SFT term's counts and ``n_examples`` (the preference term is a mean over examples)."""
         return {**self.sft.window_counts(batch), "n_examples": example_count(batch)}
+
+    def gaze_problem(self, batches) -> str | None:
+        """No example with code tokens both on and off the (pseudo-)scanpath: no preference pair."""
+        for batch in batches:
+            code = batch["code_token_mask"][:, 1:].bool()
+            on_path = code & batch["gaze_mask"][:, 1:].bool()
+            if bool(((on_path.any(-1)) & ((code & ~on_path).any(-1))).any()):
+                return None  # the preference term carries gaze (whatever its SFT term does)
+        return ("gaze_preference: no example has input code tokens both on and off the scanpath (gaze_mask), "
+                "so the preference term is constant; use a gaze provider that draws scanpaths "
+                "(gaze=eyemulator_priors) on code inputs")
 
     def setup(self, module: Any) -> None:
         backbone = module.backbone

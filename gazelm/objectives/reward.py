@@ -54,6 +54,20 @@ class RewardSFT(Objective):
     def window_counts(self, batch: dict[str, torch.Tensor]) -> Counts:
         return {**self.sft.window_counts(batch), **self.reward.window_counts(batch)}
 
+    @property
+    def uses_gaze(self) -> bool:
+        return self.sft.uses_gaze or bool(getattr(self.reward, "uses_gaze", False))
+
+    @property
+    def needs_causal_model(self) -> bool:
+        return self.sft.needs_causal_model
+
+    def gaze_problem(self, batches) -> str | None:
+        """A problem only when no part that reads gaze (reward, SFT term) gets any gaze information."""
+        parts = [p for p in (self.sft, self.reward) if getattr(p, "uses_gaze", False)]
+        problems = [p.gaze_problem(batches) for p in parts]
+        return "; ".join(problems) if problems and all(problems) else None
+
     def setup(self, module: Any) -> None:
         self.sft.setup(module)
 

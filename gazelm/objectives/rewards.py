@@ -58,6 +58,7 @@ class AttentionMotifReward(ExampleMeanReward):
     """
 
     needs = frozenset({"attentions"})
+    uses_gaze = True
 
     def __init__(self, layers: Sequence[int] | None = None, heads: Sequence[int] | None = None,
                  divergence: str = "kl", target: str = "auto", eps: float = 1e-8):
@@ -68,6 +69,16 @@ class AttentionMotifReward(ExampleMeanReward):
         self.layers = list(layers) if layers is not None else None
         self.heads = list(heads) if heads is not None else None
         self.divergence, self.target, self.eps = divergence, target, eps
+
+    def gaze_problem(self, batches) -> str | None:
+        """No example with a human target (measured attention or scanpath) over its source."""
+        for batch in batches:
+            if bool(human_target(batch, batch["source_mask"].bool() & batch["attention_mask"].bool(),
+                                 self.target)[1].any()):
+                return None
+        return (f"reward_sft attention_motif (target={self.target}): no example has a human attention target "
+                "(neither measured attention nor a scanpath), so the reward is 0; use a gaze provider "
+                "(gaze=eyemulator_priors, or gaze=eyelink_python for measured attention)")
 
     def per_example(self, batch: dict[str, torch.Tensor], outputs: Any, causal: bool
                     ) -> tuple[torch.Tensor, torch.Tensor]:

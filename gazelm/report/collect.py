@@ -1,15 +1,19 @@
-"""Read a Hydra multirun directory written by ``gazelm train -m``.
+"""Read a Hydra multirun directory written by ``gazelm train -m`` or ``gazelm align -m``.
 
 Job layout (one folder per job number)::
 
+    <sweep dir>/jobs.json                           the job list (gazelm train; see gazelm.sweep)
     <sweep dir>/<job num>/
       .hydra/config.yaml, .hydra/overrides.yaml
+      status.json                                   running | ok | failed (+ its first error line)
       metrics.json                                  flat {"val/loss": .., "test/bleu_sacre": ..}
       predictions/<split>_step<global_step>.jsonl   {"id", "prediction", "reference", "scores": {..}}
+      summary.csv                                   gazelm align: method, model, k, precision, recall, f1, ...
 
 Per-example scores come from the latest step of each split and are keyed like the
 metrics (``"<split>/<metric>"``), so ``test/bleu_sacre`` in metrics.json pairs with
-``scores["bleu_sacre"]`` in ``predictions/test_step<N>.jsonl``.
+``scores["bleu_sacre"]`` in ``predictions/test_step<N>.jsonl``. An align job becomes one
+row per (method, model, k) of its ``summary.csv``, with those three as extra overrides.
 """
 from __future__ import annotations
 
@@ -26,6 +30,10 @@ from gazelm.errors import GazelmInputError
 from gazelm.jsonl import iter_jsonl
 
 _PRED_FILE = re.compile(r"^(?P<split>.+)_step(?P<step>\d+)\.jsonl$")
+#: What a finished job leaves: ``gazelm train`` its metrics, ``gazelm align`` its summary table.
+DONE_FILES = ("metrics.json", "summary.csv")
+ALIGN_KEYS = ("method", "model", "k")
+ALIGN_METRICS = ("precision", "recall", "f1", "krippendorff_alpha")
 
 
 @dataclass
@@ -113,17 +121,48 @@ def _read_predictions(job_dir: Path, users: dict[str, dict[str, str]] | None = N
     return out
 
 
+def _align_jobs(job_dir: Path) -> list[Job]:
+    """One job per row of an align job's ``summary.csv``: overrides + method/model/k → P, R, F1, α."""
+    import pandas as pd
+
+    path = job_dir / "summary.csv"
+    try:
+        table = pd.read_csv(path, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise GazelmInputError(f"not a readable CSV: {err}", path=path) from None
+    missing = [c for c in (*ALIGN_KEYS, *ALIGN_METRICS) if c not in table.columns]
+    if missing:
+        raise GazelmInputError(f"missing column(s) {', '.join(missing)}", path=path)
+    overrides = _read_overrides(job_dir)
+    jobs = []
+    for row_no, row in enumerate(table.to_dict("records"), start=2):
+        metrics = {}
+        for name in ALIGN_METRICS:
+            try:
+                metrics[name] = float(row[name])
+            except (TypeError, ValueError):
+                raise GazelmInputError(f"not a number: {row[name]!r}", path=path, row=row_no, field=name) from None
+        jobs.append(Job(job_dir, {**overrides, **{k: str(row[k]) for k in ALIGN_KEYS}}, metrics))
+    return jobs
+
+
 def load_multirun(sweep_dir: str | Path) -> list[Job]:
-    """All finished jobs (folders with ``metrics.json``) under ``sweep_dir``, in job-number order."""
+    """All finished jobs under ``sweep_dir`` (folders with ``metrics.json``, or an align job's
+    ``summary.csv``), in job-number order. Failed and missing jobs: :func:`gazelm.sweep.job_states`."""
     root = Path(sweep_dir)
     if not root.is_dir():
         raise GazelmInputError("multirun directory not found", path=root)
-    job_dirs = [p for p in root.iterdir() if p.is_dir() and (p / "metrics.json").exists()]
+    job_dirs = [p for p in root.iterdir()  # job folders hold .hydra/ (a report/ folder does not)
+                if p.is_dir() and (p / ".hydra").is_dir() and any((p / f).exists() for f in DONE_FILES)]
     job_dirs.sort(key=lambda p: (0, int(p.name)) if p.name.isdigit() else (1, p.name))
     if not job_dirs:
-        raise GazelmInputError("no finished jobs (no <job>/metrics.json) in this directory", path=root)
-    jobs = []
+        raise GazelmInputError("no finished jobs (no <job>/metrics.json or <job>/summary.csv) in this directory",
+                               path=root)
+    jobs: list[Job] = []
     for p in job_dirs:
-        users: dict[str, dict[str, str]] = {}
-        jobs.append(Job(p, _read_overrides(p), _read_metrics(p), _read_predictions(p, users), users))
+        if (p / "metrics.json").exists():
+            users: dict[str, dict[str, str]] = {}
+            jobs.append(Job(p, _read_overrides(p), _read_metrics(p), _read_predictions(p, users), users))
+        else:
+            jobs.extend(_align_jobs(p))
     return jobs

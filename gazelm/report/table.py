@@ -59,7 +59,7 @@ def _select_metrics(jobs: Sequence[Job], metrics: Sequence[str] | None) -> list[
         for key in job.metrics:
             available.setdefault(key, None)
     if not metrics:  # evaluation metrics only: val/… and test/…, without components or train/lr curves
-        return headline_metric_names(sorted(available))
+        return headline_metric_names(sorted(available)) or sorted(available)  # (align jobs: P, R, F1, α)
     chosen = []
     for wanted in metrics:
         hits = [k for k in available if k == wanted or k.split("/", 1)[-1] == wanted]
@@ -81,14 +81,19 @@ def _metric_higher_is_better(key: str) -> bool | None:
         return False if "loss" in name or "perplexity" in name else None
 
 
-def _fmt(x: float, digits: int = 4) -> str:
+def fmt(x: float, digits: int = 4) -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
 
 def build_report(jobs: Sequence[Job], baseline: dict[str, str] | None = None,
                  metrics: Sequence[str] | None = None, seed_key: str = "seed",
-                 bootstrap_samples: int = 10_000, bootstrap_seed: int = 0) -> Report:
-    """Aggregate ``jobs`` over seeds and compare every row with its baseline row."""
+                 bootstrap_samples: int = 10_000, bootstrap_seed: int = 0, allow_missing: bool = False) -> Report:
+    """Aggregate ``jobs`` over seeds and compare every row with its baseline row.
+
+    A comparison needs every seed of a row and of its baseline row on both sides (a failed or
+    missing job breaks its pair): an incomplete pairing is an error naming the unpaired jobs,
+    unless ``allow_missing`` (then only the complete pairs are tested, ``n_seeds`` says how many).
+    """
     keys = varying_keys(jobs, exclude=(seed_key,))
     chosen = _select_metrics(jobs, metrics)
     baseline = {k: str(v) for k, v in (baseline or {}).items()}
@@ -127,17 +132,32 @@ def build_report(jobs: Sequence[Job], baseline: dict[str, str] | None = None,
             sel = sel[sel[k] == v]
         return float(sel["mean"].iloc[0]) if len(sel) else math.nan
 
+    def label(row: tuple[str, ...]) -> str:
+        return ",".join(f"{k}={v}" for k, v in zip(keys, row))
+
+    unpaired: list[str] = []
     if baseline:
         for row, row_jobs in rows.items():
             base_row = tuple(baseline.get(k, v) for k, v in zip(keys, row))
-            if base_row == row or base_row not in rows:
+            if base_row == row:
+                continue
+            if base_row not in rows:
+                unpaired.append(f"{label(row)}: no baseline job {label(base_row)}")
                 continue
             base_by_seed = {j.overrides.get(seed_key, MISSING): j for j in rows[base_row]}
+            seeds = {j.overrides.get(seed_key, MISSING) for j in row_jobs}
+            unpaired += [f"{label(base_row)},{seed_key}={s}: its twin {label(row)},{seed_key}={s} is missing"
+                         for s in sorted(set(base_by_seed) - seeds)]
             for metric in chosen:
                 seed_a, seed_b, ex_a, ex_b = [], [], [], []
                 for job in row_jobs:
                     base = base_by_seed.get(job.overrides.get(seed_key, MISSING))
                     if base is None or metric not in job.metrics or metric not in base.metrics:
+                        seed = job.overrides.get(seed_key, MISSING)
+                        if base is None:
+                            unpaired.append(f"{label(row)},{seed_key}={seed}: no baseline twin")
+                        elif (metric in job.metrics) != (metric in base.metrics):  # absent on both: not its metric
+                            unpaired.append(f"{label(row)},{seed_key}={seed}: {metric} only on one side")
                         continue
                     seed_a.append(base.metrics[metric])
                     seed_b.append(job.metrics[metric])
@@ -158,6 +178,12 @@ def build_report(jobs: Sequence[Job], baseline: dict[str, str] | None = None,
                     "effect_dz": cohens_dz(ex_a, ex_b) if ex_a else cohens_dz(seed_a, seed_b),
                     "n_seeds": len(seed_a), "n_examples": len(ex_a),
                 })
+    if unpaired and not allow_missing:
+        shown = list(dict.fromkeys(unpaired))
+        raise GazelmInputError(f"incomplete pairing for the paired tests ({len(shown)}): " + "; ".join(shown[:10])
+                               + (" ..." if len(shown) > 10 else "")
+                               + " — rerun the missing jobs, or pass --allow-missing to test the complete pairs only",
+                               field="baseline")
     comparison = pd.DataFrame(compare_records, columns=[*keys, "metric", "baseline", "delta", "higher_is_better",
                                                         "p_bootstrap", "ci_low", "ci_high", "p_wilcoxon",
                                                         "effect_dz", "n_seeds", "n_examples"])
@@ -181,7 +207,12 @@ def _format_table(keys: list[str], metrics: list[str], rows: dict[tuple[str, ...
                 if len(c):
                     c = c[c[k] == v]
             mean, std = float(s["mean"].iloc[0]), float(s["std"].iloc[0])
-            rec[metric] = f"{_fmt(mean)} ± {_fmt(std)}" if not math.isnan(std) else _fmt(mean)
+            rec[metric] = f"{fmt(mean)} ± {fmt(std)}" if not math.isnan(std) else fmt(mean)
+            if int(s["n"].iloc[0]) == 0:  # not a metric of this row (e.g. another task's)
+                rec[metric] = MISSING
+                if baseline:
+                    rec[f"{metric} Δ"] = rec[f"{metric} p_boot"] = rec[f"{metric} p_wilcoxon"] = rec[f"{metric} d"] = ""
+                continue
             if baseline:
                 if is_base:
                     rec[f"{metric} Δ"], rec[f"{metric} p_boot"], rec[f"{metric} p_wilcoxon"], rec[f"{metric} d"] = (
@@ -189,9 +220,9 @@ def _format_table(keys: list[str], metrics: list[str], rows: dict[tuple[str, ...
                 elif len(c):
                     r = c.iloc[0]
                     rec[f"{metric} Δ"] = f"{r['delta']:+.4g}"
-                    rec[f"{metric} p_boot"] = _fmt(r["p_bootstrap"], 3)
-                    rec[f"{metric} p_wilcoxon"] = _fmt(r["p_wilcoxon"], 3)
-                    rec[f"{metric} d"] = _fmt(r["effect_dz"], 3)
+                    rec[f"{metric} p_boot"] = fmt(r["p_bootstrap"], 3)
+                    rec[f"{metric} p_wilcoxon"] = fmt(r["p_wilcoxon"], 3)
+                    rec[f"{metric} d"] = fmt(r["effect_dz"], 3)
                 else:
                     rec[f"{metric} Δ"] = rec[f"{metric} p_boot"] = rec[f"{metric} p_wilcoxon"] = rec[f"{metric} d"] = ""
         records.append(rec)

@@ -8,7 +8,6 @@ from typing import Any, Sequence
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from gazelm.config import conf_dir
 from gazelm.data.collate import AccumulationWindows
@@ -72,9 +71,13 @@ def rows(batch: dict[str, torch.Tensor], index: slice | Sequence[int]) -> dict[s
     return {k: v[index] for k, v in batch.items()}
 
 
-def shipped_objectives() -> dict[str, Objective]:
-    """Every ``conf/objective/*.yaml``, built as ``gazelm train objective=<name>`` builds it."""
-    return {p.stem: instantiate(OmegaConf.load(p)) for p in sorted(Path(conf_dir(), "objective").glob("*.yaml"))}
+def shipped_objectives(task: str = "translation") -> dict[str, Objective]:
+    """Every ``conf/objective/*.yaml``, built as ``gazelm train objective=<name> task=<task>`` builds it
+    (composed: an objective's options may read the task, e.g. eyemulator's ``scope: auto``)."""
+    from tests.helpers.compose import compose_config
+
+    return {p.stem: instantiate(compose_config([f"objective={p.stem}", f"task={task}"]).objective)
+            for p in sorted(Path(conf_dir(), "objective").glob("*.yaml"))}
 
 
 def step_gradients(objective: Objective, model: torch.nn.Module, micro_batches: list[dict[str, torch.Tensor]],

@@ -34,6 +34,8 @@ def test_malformed_jsonl_line_names_file_and_line(tmp_path: Path, shared_cache: 
     folder.mkdir()
     good = '{"code": "int a;", "content": "A."}\n'
     (folder / "summarization_train_sample.jsonl").write_text(good + '{"code": "int b;", "content": \n' + good)
+    for split in ("valid", "test"):  # present, so the run gets past the preflight's file check
+        (folder / f"summarization_{split}_sample.jsonl").write_text(good)
     result = _train("data=eyemulator_jsonl", f"data.source.path={folder}", f"hydra.run.dir={tmp_path}/run",
                     cache=shared_cache)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -81,3 +83,15 @@ def test_misaligned_codexglue_files(tmp_path: Path) -> None:
     (tmp_path / "train.java-cs.txt.cs").write_text("A();\n\n")
     with pytest.raises(GazelmInputError, match=r"train.java-cs.txt.cs, row 2: empty line"):
         load_examples("codexglue_java_cs", "translation", "train", path=str(tmp_path))
+
+
+def test_missing_split_files_are_all_named_before_anything_runs(tmp_path: Path, shared_cache: Path) -> None:
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    (folder / "summarization_train_sample.jsonl").write_text('{"code": "int a;", "content": "A."}\n')
+    result = _train("data=eyemulator_jsonl", f"data.source.path={folder}", f"hydra.run.dir={tmp_path}/run",
+                    cache=shared_cache)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "no summarization_valid_{sample,final}.jsonl in" in result.stderr
+    assert "no summarization_test_{sample,final}.jsonl in" in result.stderr
+    assert not (tmp_path / "run" / "csv").exists()  # nothing was built or trained

@@ -1,4 +1,6 @@
-"""Each objective × {encoder-decoder, causal} × {LoRA off, on} through the real configs (two steps each)."""
+"""Each objective × {encoder-decoder, causal} × {LoRA off, on} through the real configs (two steps each).
+
+``ce`` without LoRA is the default of ``test_fast_dev_run_stdlib`` (not repeated here)."""
 from __future__ import annotations
 
 import json
@@ -25,9 +27,12 @@ def _overrides(objective: str, model: str, lora: bool) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
-@pytest.mark.parametrize("model", ["tiny_t5", "tiny_causal"])
-@pytest.mark.parametrize("objective", OBJECTIVES)
+CASES = [(o, m, lora) for o in OBJECTIVES for m in ("tiny_t5", "tiny_causal") for lora in (False, True)
+         if lora or o != "ce"]
+
+
+@pytest.mark.parametrize("objective,model,lora", CASES,
+                         ids=[f"{o}-{m}-{'lora' if lora else 'full'}" for o, m, lora in CASES])
 def test_objective_fast_dev_run(objective: str, model: str, lora: bool, tmp_path: Path, shared_cache: Path) -> None:
     cfg = train_config(tmp_path, shared_cache, *_overrides(objective, model, lora))
     if objective == "gaze_preference" and model == "tiny_t5":

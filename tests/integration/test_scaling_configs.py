@@ -165,7 +165,7 @@ def test_fast_dev_run_with_packing(objective: str, tmp_path: Path, shared_cache:
     cfg = train_config(tmp_path, shared_cache, "debug=fdr", "model=tiny_causal", "task=completion",
                        f"objective={objective}", "data.packing=true", "data.batch_size=8", *SMALL)
     datamodule, module = build_components(cfg)
-    loader = datamodule._loader  # count the training batches that came packed
+    loader = datamodule.split_loader  # count the training batches that came packed
 
     def spying_loader(split, train):
         dl = loader(split, train)
@@ -173,7 +173,7 @@ def test_fast_dev_run_with_packing(objective: str, tmp_path: Path, shared_cache:
             dl.collate_fn = Spy(dl.collate_fn)
         return dl
 
-    datamodule._loader = spying_loader
+    datamodule.split_loader = spying_loader
     import lightning as L
 
     trainer = instantiate(cfg.trainer, callbacks=[], logger=False, default_root_dir=str(tmp_path))

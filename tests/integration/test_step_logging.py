@@ -19,7 +19,9 @@ def test_train_metrics_logged_every_n_steps_only(tmp_path: Path, shared_cache: P
         return log(self, name, *args, **kwargs)
 
     monkeypatch.setattr(GazeLM, "log", counting_log)
+    # eyemulator for its logged components; no gaze needed to count log calls (allowed on purpose)
     cfg = train_config(tmp_path, shared_cache, "model=tiny_causal", "task=completion", "objective=eyemulator",
+                       "allow_unweighted=true",
                        "model.tokenizer.vocab_size=600", "data.batch_size=4", "trainer.max_epochs=1",
                        "trainer.limit_train_batches=6", "trainer.limit_val_batches=1", "trainer.log_every_n_steps=3",
                        "trainer.accumulate_grad_batches=1", "test=false", "callbacks=none",

@@ -40,6 +40,8 @@ def _non_utf8_jsonl(folder: Path) -> Path:
     folder.mkdir()
     path = folder / "summarization_train_sample.jsonl"
     path.write_bytes(ROWS.encode() + '{"code": "int b;", "content": "caf'.encode() + b"\xe9" + b'."}\n' + ROWS.encode())
+    for split in ("valid", "test"):  # present, so the run gets past the preflight's file check
+        (folder / f"summarization_{split}_sample.jsonl").write_text(ROWS)
     return path
 
 

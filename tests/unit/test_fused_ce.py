@@ -79,3 +79,41 @@ def test_fused_path_gives_the_plain_loss(objective, fake_liger, monkeypatch) -> 
         outputs = backbone(batch, labels=objective.scored_labels(batch))
         losses.append(objective.loss(batch, outputs, module)[0])
     torch.testing.assert_close(losses[1], losses[0])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision", ["fp32", "bf16-mixed"])
+@pytest.mark.parametrize("objective", [CrossEntropy(), EyeMulator(), EyeMulator(loss_on="both")],
+                         ids=["ce", "eyemulator", "eyemulator_both"])
+def test_liger_kernel_gives_the_plain_loss_and_gradients_on_gpu(objective, precision) -> None:
+    """The real kernel (per-token losses, EyeMulator's weights on them): same loss and gradients
+    as the plain head, hidden states and head weight included (fp32: to fp tolerance; bf16: bf16's)."""
+    from tests.conftest import gpu_device
+
+    device = gpu_device()
+    if device.type != "cuda":
+        pytest.skip("liger-kernel's Triton kernel runs on CUDA only")
+    pytest.importorskip("liger_kernel.transformers.functional")
+    plain = _tiny_llama("sdpa").to(device)
+    fused = Backbone(plain.model, None, "causal", "tiny", fused_ce=True)
+    batch = {k: v.to(device) for k, v in pad_batch(_random_features(5, 64), 0).items()}
+    module = fake_module(objective)
+    module.device = device
+    results = []
+    for backbone in (plain, fused):
+        module.backbone = backbone
+        backbone.zero_grad()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16-mixed"):
+            outputs = backbone(batch, labels=objective.scored_labels(batch))
+            loss = objective.loss(batch, outputs, module)[0]
+        loss.backward()
+        results.append((loss.detach().float(), [p.grad.float().clone() for p in plain.parameters()]))
+    (loss_plain, grads_plain), (loss_fused, grads_fused) = results
+    if precision == "fp32":
+        torch.testing.assert_close(loss_fused, loss_plain, rtol=1e-5, atol=1e-5)
+        for g_f, g_p in zip(grads_fused, grads_plain):
+            torch.testing.assert_close(g_f, g_p, rtol=1e-3, atol=1e-5)
+    else:
+        torch.testing.assert_close(loss_fused, loss_plain, rtol=2e-2, atol=1e-3)
+        flat_f, flat_p = torch.cat([g.flatten() for g in grads_fused]), torch.cat([g.flatten() for g in grads_plain])
+        assert float((flat_f - flat_p).norm() / flat_p.norm()) < 5e-2

@@ -97,3 +97,20 @@ def test_cache_is_bounded_oldest_first(priors_dir):
     assert p.annotate(CODE.replace("a", "x"), "java", "k") is not first  # the oldest went first
     off = PriorsGazeProvider(priors=str(priors_dir), seed=1, cache_size=0)
     assert off.annotate(CODE, "java", "k") == off.annotate(CODE, "java", "k") and off.cache == {}
+
+
+def test_same_priors_in_another_folder_draw_the_same_scanpaths(tmp_path):
+    # the pseudo-scanpath seed comes from the priors' contents, not from where they are stored, so a run
+    # is reproduced on another machine (and the gaze check before training sees the same weights)
+    import shutil
+
+    from gazelm.gaze.priors import RESOURCE_DIR
+
+    code = "\n".join(f"int f{i}(int a, int b) {{ int c = g(a, b) + {i}; if (c > b) {{ return c; }} return a; }}"
+                     for i in range(6))
+    annotations = []
+    for folder in ("here", "there"):
+        shutil.copytree(RESOURCE_DIR / "itrace_java", tmp_path / folder)
+        annotations.append(PriorsGazeProvider(priors=str(tmp_path / folder)).annotate(code, "java", "x"))
+    assert annotations[0].mask == annotations[1].mask and annotations[0].weights == annotations[1].weights
+    assert any(annotations[0].mask)

@@ -256,3 +256,31 @@ def test_install_wordnet_script_writes_lexnames(tmp_path):
     assert rows[0] == "00\tadj.all\t3" and rows[3] == "03\tnoun.Tops\t1" and rows[29] == "29\tverb.body\t2"
     assert rows[44] == "44\tadj.ppl\t3"
     assert (dest / "data.noun").read_text() == "fake\n"
+
+
+# ---------------------------------------------------------------- edit similarity, metric languages
+def test_edit_similarity_is_the_normalised_indel_similarity_by_hand():
+    # 100·(1 − d/(|a|+|b|)), d = insertions + deletions (LCS-based):
+    # abc/abd: d = 2 (drop c, add d) → 4/6; kitten/sitting: LCS "ittn" = 4, d = 6 + 7 − 8 = 5 → 8/13;
+    # stripped equal → 100; empty vs text → 0
+    preds, refs = ["abc", "kitten", "  x = 1\n", ""], ["abd", "sitting", "x = 1", "abc"]
+    result = gm.compute("edit_similarity", preds, refs)["edit_similarity"]
+    expected = [100 * 4 / 6, 100 * 8 / 13, 100.0, 0.0]
+    assert result.per_example == pytest.approx(expected)
+    assert result.value == pytest.approx(sum(expected) / 4)
+    assert gm.metric_scale("edit_similarity") == 100 and gm.higher_is_better("edit_similarity")
+
+
+def test_edit_similarity_is_levenshtein_ratio_not_difflib():
+    # LCS("ccbcaa", "bcbbbcc") = 3 ("cbc") → 100·(1 − 7/13); difflib's Ratcliff–Obershelp finds 2 → 4/13
+    value = gm.compute("edit_similarity", ["ccbcaa"], ["bcbbbcc"])["edit_similarity"].value
+    assert value == pytest.approx(100 * 6 / 13)
+
+
+@pytest.mark.parametrize("metric,language,applies", [
+    ("codebleu", "c_sharp", True), ("codebleu", "text", False), ("codebleu", "go", False),
+    ("containment_exact", "java", True), ("h_exact", "text", False), ("containment_exact", "go", True),
+    ("rouge_l", "text", True), ("edit_similarity", "python", True), ("bleu_sacre", None, True),
+])
+def test_metrics_declare_the_target_languages_they_apply_to(metric, language, applies):
+    assert gm.metric_applies(metric, language) is applies

@@ -90,6 +90,25 @@ def test_per_group_gradient_clipping() -> None:
     assert joint == pytest.approx(5.0, rel=1e-4)  # the group is clipped as one (FixATE)
 
 
+def test_bf16_mixed_clips_with_the_fused_optimizer() -> None:
+    """``trainer=gpu`` (bf16-mixed) with the default fused AdamW and ``gradient_clip_val``: Lightning's
+    plugin refuses to clip for an optimizer that unscales itself; gazelm clips (no scaler in bf16)."""
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=40, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=2))
+    module = GazeLM(Backbone(model, _Tok(), "causal", "tiny"), CrossEntropy(),
+                    optim={"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 1e-3, "weight_decay": 0.1})
+    optimizer, _ = _optimizers(module)
+    assert optimizer.defaults["fused"]  # gazelm's default on CPU/CUDA parameters
+    for p in module.parameters():
+        p.grad = torch.full_like(p, 3.0)
+    module._trainer = types.SimpleNamespace(precision_plugin=MixedPrecision("bf16-mixed", "cpu"))
+    module.configure_gradient_clipping(optimizer, gradient_clip_val=1.0, gradient_clip_algorithm="norm")
+    total = torch.cat([p.grad.flatten() for p in module.parameters()]).norm().item()
+    assert total == pytest.approx(1.0, rel=1e-5)
+
+
 def test_groups_without_a_limit_use_the_trainer_value() -> None:
     a, b = torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(3))
     opt = torch.optim.SGD([{"params": [a], "max_grad_norm": 2.0}, {"params": [b]}], lr=0.1)

@@ -131,6 +131,23 @@ def test_scored_labels_path_equals_full_logits() -> None:
     assert torch.equal(scored.label_mask, full[1])
 
 
+def test_scored_labels_without_boolean_logits_to_keep(monkeypatch) -> None:
+    """transformers < 5.21 indexes ``hidden_states[:, mask, :]`` with a boolean ``logits_to_keep``
+    (an IndexError): there the head is restricted by a hook instead, with the same log-probs."""
+    import transformers.modeling_utils
+
+    from gazelm.objectives.tokens import token_log_probs
+
+    monkeypatch.delattr(transformers.modeling_utils, "slice_logits_to_keep", raising=False)
+    backbone = _tiny_llama("sdpa")
+    assert not backbone.keeps_logits()
+    batch = pad_batch(_random_features(5, 64), 0)
+    scored = backbone(batch, labels=batch["labels"])
+    full = token_log_probs(backbone(batch).logits, batch["labels"], causal=True)
+    torch.testing.assert_close(scored.log_probs, full[0])
+    assert torch.equal(scored.label_mask, full[1])
+
+
 def test_scored_labels_path_equals_full_logits_encoder_decoder() -> None:
     """T5: the head runs on the labelled decoder positions only; same log-probs as full logits."""
     from transformers import T5Config, T5ForConditionalGeneration
@@ -148,3 +165,41 @@ def test_scored_labels_path_equals_full_logits_encoder_decoder() -> None:
     full = token_log_probs(backbone(batch).logits, batch["labels"], causal=False)
     torch.testing.assert_close(scored.log_probs, full[0])
     assert torch.equal(scored.label_mask, full[1]) and int(full[1].sum()) == 10
+
+
+def _relative_error(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    flat_a, flat_b = (torch.cat([t.float().flatten() for t in ts]) for ts in (a, b))
+    return float((flat_a - flat_b).norm() / flat_b.norm())
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision", ["fp32", "bf16-mixed"])
+@pytest.mark.parametrize("name", ["ce", "eyemulator", "eyemulator_both_weight_sum"])
+def test_packed_batch_gives_unpacked_loss_and_gradients_on_gpu(name: str, precision: str) -> None:
+    """The same on the GPU with SDPA's CUDA kernels (block-diagonal mask from ``position_ids``); under
+    bf16 autocast the layouts round differently, so the tolerance is bf16's."""
+    from tests.conftest import gpu_device
+
+    device = gpu_device()
+    backbone = _tiny_llama("sdpa").to(device)
+    objective = OBJECTIVES[name]()
+    feats = _random_features(9, 64)
+    results = []
+    for batch in (pad_batch(feats, 0), pack_batch(feats, 0, capacity=30)):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        module = fake_module(objective)
+        module.backbone, module.device = backbone, device
+        backbone.zero_grad()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16-mixed"):
+            outputs = backbone(batch, labels=objective.scored_labels(batch))
+            loss, _ = objective.loss(batch, outputs, module)
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in backbone.parameters()]))
+    (loss_u, grads_u), (loss_p, grads_p) = results
+    if precision == "fp32":
+        torch.testing.assert_close(loss_p, loss_u, rtol=1e-5, atol=1e-6)
+        for g_p, g_u in zip(grads_p, grads_u):
+            torch.testing.assert_close(g_p, g_u, rtol=1e-4, atol=1e-5)
+    else:
+        torch.testing.assert_close(loss_p, loss_u, rtol=1e-2, atol=1e-3)
+        assert _relative_error(grads_p, grads_u) < 2e-2

@@ -81,3 +81,23 @@ def test_plugin_module_registers_a_metric(tmp_path, monkeypatch):
 def test_plugin_that_cannot_be_imported_is_named():
     with pytest.raises(GazelmInputError, match="'plugins'.*no_such_gazelm_plugin"):
         import_plugins(["no_such_gazelm_plugin"])
+
+
+def test_registries_discover_without_optional_packages():
+    """captum (three attribution operators) and krippendorff (one alignment metric) are imported
+    where they are used: a machine without them (the GPU image) still discovers every other
+    operator and metric; before, one failed import stopped discovery half-way (no ``rollout``)."""
+    import subprocess
+
+    code = textwrap.dedent("""
+        import sys
+        for name in ("captum", "captum.attr", "krippendorff"):
+            sys.modules[name] = None  # as if not installed
+        from gazelm.attention.operators import OPERATORS
+        from gazelm.metrics import METRICS
+        from gazelm.metrics.fixate import kl_fixate
+        assert {"rollout", "saliency", "integrated_gradients"} <= set(OPERATORS.names()), OPERATORS.names()
+        assert {"bleu_sacre", "rouge_l"} <= set(METRICS.names()), METRICS.names()
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]

@@ -62,3 +62,10 @@ def test_overrides_apply_to_a_run_config(tmp_path: Path) -> None:
                          ("seed=1,2", "sweeps"), ("task=[", "cannot parse")]:
         with pytest.raises(GazelmInputError, match=message):
             apply_overrides(cfg, [bad])
+
+
+def test_a_task_override_brings_its_default_data_unless_data_is_given(tmp_path: Path) -> None:
+    cfg = train_config(tmp_path, tmp_path)
+    assert apply_overrides(cfg, ["task=translation"]).data.source.name == "codexglue_java_cs"
+    both = apply_overrides(cfg, ["task=translation", "data=eyemulator_jsonl"])
+    assert (both.task.name, both.data.source.name) == ("translation", "eyemulator_jsonl")

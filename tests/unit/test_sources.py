@@ -105,3 +105,48 @@ def test_real_files(data_dir: Path) -> None:
     assert len(cx) == 499 and cx[0].source_language == "c_sharp" and cx[0].target_language == "java"
     em = load_examples("eyemulator_jsonl", "translation", "test", path=str(data_dir / "eyemulator" / "dataset_sample"))
     assert len(em) == 30 and em[0].target_language == "c_sharp"
+
+
+@pytest.mark.parametrize("name,options,task,languages", [
+    ("codexglue_java_cs", {}, "translation", ("java", "c_sharp")),
+    ("codexglue_java_cs", {"direction": "cs_java"}, "translation", ("c_sharp", "java")),
+    ("eyemulator_jsonl", {}, "summarization", ("java", "text")),
+    ("eyemulator_jsonl", {}, "completion", ("java", "java")),
+    ("python_stdlib", {}, "completion", ("python", "python")),
+    ("python_stdlib", {}, "summarization", ("python", "text")),
+    ("mbpp", {}, "generation", ("text", "python")),
+    ("eyelink_comprehension", {}, "choice", ("python", "text")),
+])
+def test_sources_declare_tasks_and_languages(name, options, task, languages) -> None:
+    from gazelm.data.sources import source_tasks
+
+    assert source_tasks(name, **options)[task] == languages
+
+
+def test_every_shipped_source_declares_its_tasks() -> None:
+    # what the preflight and ${gazelm.task_language:...} read; a user's plugin source may leave it out
+    from gazelm.data.sources import SOURCES
+
+    assert [n for n in SOURCES.names() if "tasks" not in SOURCES.meta(n)] == []
+
+
+def test_declared_languages_match_the_examples(tiny_stdlib: Path) -> None:
+    from gazelm.data.sources import source_tasks
+
+    for task, (src, tgt) in source_tasks("python_stdlib").items():
+        example = next(iter(_all_splits(task, tiny_stdlib).values()))
+        assert (example.source_language, example.target_language) == (src, tgt)
+
+
+def test_missing_source_files_are_named_without_loading(tmp_path: Path) -> None:
+    from gazelm.data.sources import missing_source_files
+
+    (tmp_path / "completion_train_sample.jsonl").write_text("")
+    (tmp_path / "completion_valid_final.jsonl").write_text("")
+    problems = missing_source_files("eyemulator_jsonl", "completion", path=str(tmp_path))
+    assert problems == [f"eyemulator_jsonl: no completion_test_{{sample,final}}.jsonl in {tmp_path} "
+                        "(set GAZELM_DATA_DIR or data.source.path)"]
+    assert len(missing_source_files("codexglue_java_cs", "translation", path=str(tmp_path))) == 6
+    assert missing_source_files("python_stdlib", "completion") == []
+    assert missing_source_files("eyelink_comprehension", "choice", path=str(tmp_path / "nowhere")) == [
+        f"EyeLink comprehension study folder not found: {tmp_path / 'nowhere'} (set GAZELM_DATA_DIR or data.source.path)"]

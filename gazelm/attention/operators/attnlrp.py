@@ -95,7 +95,7 @@ def _patched(model) -> Iterator[None]:
                 setattr(owner, attr, value)
 
 
-@register_operator("attnlrp")
+@register_operator("attnlrp", model_patches=_patched)
 def attnlrp(model, input_ids: Tensor, attention_mask: Tensor | None = None, target: Target = Target(),
             **_: object) -> Tensor:
     """AttnLRP relevance per prompt token (signed; Σ over the embedding dimension)."""

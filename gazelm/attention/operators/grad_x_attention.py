@@ -12,12 +12,20 @@ from torch import Tensor
 
 from gazelm.attention.forward import query_rows
 from gazelm.attention.operators import register_operator
-from gazelm.attention.operators._attention_grad import attention_and_gradient
+from gazelm.attention.operators._attention_grad import attention_and_gradient, gradient_weighted
 from gazelm.attention.operators.self_attention import select_layers
 from gazelm.attention.target import Target, resolve_target
 
 
-@register_operator("grad_x_attention", differentiable=True)
+def grad_x_attention_rows(attentions: list[Tensor], grads: list[Tensor], rows: Tensor,
+                          key_mask: Tensor | None = None, **_: object) -> Tensor:
+    """Row ``rows[b]`` of ``Σ_l E_h[(A_l ⊙ ∂s/∂A_l)⁺]`` over the given layers ``[B, N]`` (inside a training
+    forward: only the explained rows are formed)."""
+    index = torch.arange(rows.shape[0], device=rows.device)
+    return sum(gradient_weighted(a[index, :, rows], g[index, :, rows]) for a, g in zip(attentions, grads))
+
+
+@register_operator("grad_x_attention", differentiable=True, in_forward=grad_x_attention_rows, needs_gradient=True)
 def grad_x_attention(model, input_ids: Tensor, attention_mask: Tensor | None = None, target: Target = Target(),
                      *, layer: int | str = "sum", positive: bool = True, create_graph: bool = False,
                      **_: object) -> Tensor:

@@ -7,7 +7,6 @@ of all prompts run as ONE forward/backward batch; ``batched=False`` runs one ste
 from __future__ import annotations
 
 import torch
-from captum.attr import IntegratedGradients
 from torch import Tensor
 
 from gazelm.attention.forward import embed, forward_args, score_function
@@ -23,6 +22,8 @@ def integrated_gradients(model, input_ids: Tensor, attention_mask: Tensor | None
     """IG attributions reduced over the embedding dimension (``sum`` keeps completeness)."""
     rt = resolve_target(model, input_ids, attention_mask, target)
     embeds = embed(model, rt.input_ids).detach()
+    from captum.attr import IntegratedGradients  # imported here: only this operator needs captum
+
     ig = IntegratedGradients(score_function(model, rt, target.score))
     with torch.enable_grad():
         attributions = ig.attribute(embeds, baselines=torch.zeros_like(embeds), additional_forward_args=forward_args(rt),

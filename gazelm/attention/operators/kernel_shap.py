@@ -6,7 +6,6 @@ A token is "absent" when its embedding is zero; ``n_samples`` coalitions are eva
 from __future__ import annotations
 
 import torch
-from captum.attr import KernelShap
 from torch import Tensor
 
 from gazelm.attention.forward import embed, forward_args, score_function
@@ -22,6 +21,8 @@ def kernel_shap(model, input_ids: Tensor, attention_mask: Tensor | None = None, 
     embeds = embed(model, rt.input_ids).detach()
     batch, width, dim = embeds.shape
     feature_mask = torch.arange(width, device=embeds.device).view(1, width, 1).expand(1, width, dim)
+    from captum.attr import KernelShap  # imported here: only this operator needs captum
+
     shap = KernelShap(score_function(model, rt, target.score))
     forward = forward_args(rt)
     rows = []

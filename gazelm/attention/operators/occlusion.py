@@ -6,7 +6,6 @@ copies run per forward batch.
 from __future__ import annotations
 
 import torch
-from captum.attr import Occlusion
 from torch import Tensor
 
 from gazelm.attention.forward import embed, forward_args, score_function
@@ -20,6 +19,8 @@ def occlusion(model, input_ids: Tensor, attention_mask: Tensor | None = None, ta
     """Score drop when ``window`` consecutive token embeddings are replaced by zeros."""
     rt = resolve_target(model, input_ids, attention_mask, target)
     embeds = embed(model, rt.input_ids).detach()
+    from captum.attr import Occlusion  # imported here: only this operator needs captum
+
     occ = Occlusion(score_function(model, rt, target.score))
     with torch.no_grad():
         attributions = occ.attribute(embeds, sliding_window_shapes=(window, embeds.shape[-1]), baselines=0.0,

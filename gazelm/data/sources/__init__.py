@@ -3,6 +3,11 @@
 A source is a function ``load(task, split, **options) -> list[Example]``; configs name
 it (``data.source.name``). Bad files raise :class:`gazelm.errors.GazelmInputError`
 naming the file, line and field.
+
+Registry metadata lets a config be checked before anything is loaded:
+``tasks(**options) -> {task: (source_language, target_language)}`` (the tasks the source
+provides and the languages of their texts, ``text`` for natural language) and optionally
+``missing_files(task, **options) -> [message, ...]`` (inputs that are not there).
 """
 from __future__ import annotations
 
@@ -14,6 +19,17 @@ from gazelm.registry import Registry
 #: Every public module of this package is imported on the first lookup (one module per source).
 SOURCES: Registry[Callable[..., list[Example]]] = Registry("task source", package=__name__)
 register_source = SOURCES.register
+
+
+def source_tasks(name: str, **options: Any) -> dict[str, tuple[str, str]]:
+    """``{task: (source_language, target_language)}`` of source ``name`` with these options."""
+    return dict(SOURCES.meta(name)["tasks"](**options))
+
+
+def missing_source_files(name: str, task: str, **options: Any) -> list[str]:
+    """Messages for the inputs source ``name`` would read for ``task`` and cannot find."""
+    check = SOURCES.meta(name).get("missing_files")
+    return list(check(task, **options)) if check else []
 
 
 def load_examples(name: str, task: str, split: str, **options: Any) -> list[Example]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gazelm.data.example import Example
 from gazelm.data.sources import register_source
-from gazelm.data.sources.common import check_split, check_task, limit, nonempty, require_file
+from gazelm.data.sources.common import check_split, check_task, limit, missing, nonempty, require_file
 from gazelm.errors import GazelmInputError
 from gazelm.textfiles import read_text
 
@@ -25,7 +25,19 @@ def _read_lines(path: Path) -> list[str]:
     return [line.rstrip("\r") for line in (lines[:-1] if lines and lines[-1] == "" else lines)]
 
 
-@register_source("codexglue_java_cs")
+def tasks(direction: str = "java_cs", **_) -> dict[str, tuple[str, str]]:
+    src, tgt = direction.split("_") if direction in ("java_cs", "cs_java") else ("java", "cs")
+    return {"translation": (_LANG[src][1], _LANG[tgt][1])}
+
+
+def missing_files(task: str, path: str | None = None, direction: str = "java_cs", **_) -> list[str]:
+    if path is None:
+        return ["codexglue_java_cs needs data.source.path"]
+    return [m for split in _FILE_SPLIT.values() for ext in ("java", "cs")
+            for m in missing(Path(path) / f"{split}.java-cs.txt.{ext}", "CodeXGLUE file")]
+
+
+@register_source("codexglue_java_cs", tasks=tasks, missing_files=missing_files)
 def load(task: str, split: str, path: str, direction: str = "java_cs",
          max_examples: int | None = None) -> list[Example]:
     check_task("codexglue_java_cs", task, ("translation",))

@@ -11,7 +11,22 @@ from gazelm.jsonl import iter_jsonl
 SPLITS = ("train", "val", "test")
 
 
-def check_task(source: str, task: str, supported: tuple[str, ...]) -> None:
+def fixed_tasks(languages: dict[str, tuple[str, str]]):
+    """A source's ``tasks`` metadata when its languages do not depend on options."""
+    def tasks(**_: Any) -> dict[str, tuple[str, str]]:
+        return dict(languages)
+
+    return tasks
+
+
+def missing(path: str | Path | None, what: str) -> list[str]:
+    """``[message]`` when ``path`` does not exist (for a source's ``missing_files``)."""
+    if path is not None and Path(path).exists():
+        return []
+    return [f"{what} not found: {path} (set GAZELM_DATA_DIR or data.source.path)"]
+
+
+def check_task(source: str, task: str, supported) -> None:
     if task not in supported:
         raise GazelmInputError(f"source {source!r} has no {task!r} task; it provides: {', '.join(supported)}")
 

@@ -43,7 +43,7 @@ import pandas as pd
 
 from gazelm.data.example import Example
 from gazelm.data.sources import register_source
-from gazelm.data.sources.common import check_split, check_task, limit, nonempty, require_file
+from gazelm.data.sources.common import check_split, check_task, fixed_tasks, limit, missing, nonempty, require_file
 from gazelm.errors import GazelmInputError
 
 log = logging.getLogger(__name__)
@@ -350,17 +350,22 @@ def trial_example(trial: Trial, question: str, adapt_only: bool = False, answer_
                          "adapt_only": bool(adapt_only), **{k.lower(): v for k, v in trial.extra.items()}})
 
 
-@register_source("eyelink_comprehension")
+def _default_path() -> str:
+    from gazelm.config import default_data_dir
+
+    return str(Path(default_data_dir()) / "eyelink-python")
+
+
+@register_source("eyelink_comprehension", tasks=fixed_tasks({"choice": ("python", "text")}),
+                 missing_files=lambda task, path=None, **_: missing(path or _default_path(),
+                                                                    "EyeLink comprehension study folder"))
 def load(task: str, split: str, path: str | None = None, slots: str = "ias", scheme: str = "content",
          seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.25, new_user_shots: int = 0,
          answer_prefix: str = " ", max_examples: int | None = None) -> list[Example]:
     """Examples of ``split`` (``scheme``: content | participant; see the module docstring)."""
     check_task("eyelink_comprehension", task, ("choice",))
     check_split(split)
-    if path is None:
-        from gazelm.config import default_data_dir
-
-        path = str(Path(default_data_dir()) / "eyelink-python")
+    path = path or _default_path()
     study = load_study(str(Path(path).resolve()), slots)
     chosen = assign_splits(study.trials, scheme, seed, val_fraction, test_fraction, new_user_shots)[split]
     examples = [trial_example(t, study.question, adapt, answer_prefix) for t, adapt in chosen]

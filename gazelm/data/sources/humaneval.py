@@ -12,7 +12,8 @@ from typing import Any
 
 from gazelm.data.example import Example
 from gazelm.data.sources import register_source
-from gazelm.data.sources.common import check_split, check_task, hash_split, limit, nonempty, read_jsonl
+from gazelm.data.sources.common import (check_split, check_task, fixed_tasks, hash_split, limit, missing, nonempty,
+                                        read_jsonl)
 
 FIELDS = ("task_id", "prompt", "canonical_solution", "entry_point", "test")
 #: Where a completion ends (Chen et al. 2021, §2.3): generation is cut at the first of these.
@@ -34,7 +35,9 @@ def humaneval_problems(path: str | None = None) -> dict[str, dict[str, Any]]:
     return {row["task_id"]: row for _, row in read_jsonl(humaneval_file(path), required=FIELDS)}
 
 
-@register_source("humaneval", stop_sequences=STOP_SEQUENCES)
+@register_source("humaneval", stop_sequences=STOP_SEQUENCES,
+                 tasks=fixed_tasks({"generation": ("python", "python")}),
+                 missing_files=lambda task, path=None, **_: missing(humaneval_file(path), "HumanEval file"))
 def load(task: str, split: str, path: str | None = None, max_examples: int | None = None,
          split_all: bool = False) -> list[Example]:
     check_task("humaneval", task, ("generation",))

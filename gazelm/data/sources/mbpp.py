@@ -14,7 +14,8 @@ from typing import Any
 from gazelm.config import default_data_dir
 from gazelm.data.example import Example
 from gazelm.data.sources import register_source
-from gazelm.data.sources.common import check_split, check_task, limit, nonempty, read_jsonl
+from gazelm.data.sources.common import (check_split, check_task, fixed_tasks, limit, missing, nonempty,
+                                        read_jsonl)
 from gazelm.errors import GazelmInputError
 
 #: Where a completion ends (bigcode-evaluation-harness's MBPP task): generation is cut at the first of these.
@@ -51,7 +52,9 @@ def mbpp_problems(path: str | None = None) -> dict[str, dict[str, Any]]:
     return problems
 
 
-@register_source("mbpp", stop_sequences=STOP_SEQUENCES)
+@register_source("mbpp", stop_sequences=STOP_SEQUENCES,
+                 tasks=fixed_tasks({"generation": ("text", "python")}),
+                 missing_files=lambda task, path=None, **_: missing(mbpp_file(path), "mbpp.jsonl"))
 def load(task: str, split: str, path: str | None = None, max_examples: int | None = None,
          with_test: bool = True) -> list[Example]:
     check_task("mbpp", task, ("generation",))

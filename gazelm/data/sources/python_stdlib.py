@@ -22,9 +22,10 @@ from pathlib import Path
 from gazelm.atomic import write_text
 from gazelm.data.example import Example
 from gazelm.data.sources import register_source
-from gazelm.data.sources.common import check_split, check_task, hash_split, limit, nonempty
+from gazelm.data.sources.common import check_split, check_task, fixed_tasks, hash_split, limit, nonempty
 
-TASKS = ("summarization", "completion", "generation")
+LANGUAGES = {"summarization": ("python", "text"), "completion": ("python", "python"),
+             "generation": ("python", "python")}
 _EXCLUDED_PARTS = {"test", "tests", "idlelib", "lib2to3", "site-packages", "dist-packages", "__pycache__",
                    "turtledemo", "ensurepip", "venv"}
 _SENTENCE_END = re.compile(r"(?<!e\.g\.)(?<!i\.e\.)(?<!etc\.)(?<=[.!?])\s")
@@ -118,12 +119,12 @@ def _completion_split(code: str) -> tuple[str, str]:
     return "\n".join(lines[:cut]) + "\n", "\n".join(lines[cut:])
 
 
-@register_source("python_stdlib")
+@register_source("python_stdlib", tasks=fixed_tasks(LANGUAGES))
 def load(task: str, split: str, max_examples: int | None = None, min_lines: int = 4, max_lines: int = 40,
          stdlib_dir: str | None = None, cache_dir: str | None = None, val_percent: float = 5.0,
          test_percent: float = 5.0) -> list[Example]:
     """Examples of ``task`` from the stdlib of the running Python (``stdlib_dir`` overrides)."""
-    check_task("python_stdlib", task, TASKS)
+    check_task("python_stdlib", task, LANGUAGES)
     check_split(split)
     root = stdlib_dir or sysconfig.get_paths()["stdlib"]
     rows = [r for r in _collect(str(root), min_lines, max_lines, cache_dir)
@@ -138,6 +139,6 @@ def load(task: str, split: str, max_examples: int | None = None, min_lines: int 
             source, target = r["header"], r["body"]
         if not source.strip() or not target.strip():
             continue
-        examples.append(Example(id=r["key"], task=task, source=source, target=target, source_language="python",
-                                target_language="text" if task == "summarization" else "python"))
+        examples.append(Example(id=r["key"], task=task, source=source, target=target,
+                                source_language=LANGUAGES[task][0], target_language=LANGUAGES[task][1]))
     return nonempty(limit(examples, max_examples), f"python_stdlib {task}/{split} under {root}")
