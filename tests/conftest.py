@@ -29,7 +29,13 @@ def gpu_device() -> torch.device:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Tests marked ``cuda`` are skipped where no CUDA GPU is (CI); benchmarks/gpu_check.sh runs them."""
+    """Tests marked ``cuda`` are skipped where no CUDA GPU is (CI); benchmarks/gpu_check.sh runs them.
+    Under pytest-xdist (``-n 2 --dist loadgroup``) the tests of the session's ``doc_runner`` share one
+    worker, so each documentation sweep runs once, not once per worker."""
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            if "doc_runner" in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group("doc_runner"))
     if gpu_device().type != "cuda" or torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU (benchmarks/gpu_check.sh runs it on one)")
@@ -49,6 +55,17 @@ def data_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"real research data not found at {path} (set GAZELM_DATA_DIR)")
     return path
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> None:
+    """Skips the test where pass@k's OS sandbox (bubblewrap) cannot start (e.g. no user namespaces)."""
+    from gazelm.sandbox import Sandbox, SandboxUnavailableError
+
+    try:
+        Sandbox().ready()
+    except SandboxUnavailableError as err:
+        pytest.skip(f"bubblewrap cannot run here: {err}")
 
 
 @pytest.fixture(scope="session")

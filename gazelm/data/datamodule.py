@@ -70,10 +70,8 @@ class GazeDataModule(ResumableDataModule):
             options = {k: v for k, v in self.source.items() if k not in ("name", "max_examples")}
             limits = self.source.get("max_examples") or {}
             limit = limits.get(split) if isinstance(limits, dict) else limits
-            if self.cache_dir and "cache_dir" not in options and self.source["name"] == "python_stdlib":
-                options["cache_dir"] = self.cache_dir
             self.examples[split] = load_examples(self.source["name"], self.task["name"], split,
-                                                 max_examples=limit, **options)
+                                                 max_examples=limit, run_cache_dir=self.cache_dir, **options)
         return self.examples[split]
 
     @property

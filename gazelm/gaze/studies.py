@@ -33,17 +33,6 @@ def study_trials(path: str | Path, format: str | FixationFormat, *, on_error: st
     return fmt.trials(fixations)
 
 
-def itrace_trials(path: str | Path, **options: Any) -> list[TrialGaze]:
-    """Aligned trials of an iTrace folder or file (``.java`` targets only)."""
-    return study_trials(path, "itrace", **options)
-
-
-def eyelink_trials(path: str | Path, interest_areas: str | Path, code_snippets: str | Path | None = None,
-                   **options: Any) -> list[TrialGaze]:
-    """Aligned trials of EyeLink reports on snippets that have an ``.ias`` and code."""
-    return study_trials(path, "eyelink", interest_areas=interest_areas, code_snippets=code_snippets, **options)
-
-
 def attention_table(trials: list[TrialGaze], code_of: Mapping[str, str] | Callable[[str], str | None]
                     ) -> list[dict[str, Any]]:
     """Per stimulus with known code: token spans and mean normalised dwell over its trials."""

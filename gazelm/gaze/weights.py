@@ -1,6 +1,6 @@
 """EyeMulator per-token loss weights and their ablations.
 
-EyeMulator (``eyemulator/docs/method_integration.md``, paper §2.4): for code token j
+EyeMulator (the release's ``$GAZELM_DATA_DIR/eyemulator/docs/method_integration.md``, paper §2.4): for code token j
 
     w_j = w_base + 1 / ln(count(g_j) + 2) + E[θ_{s_j}]    if mask_j = 1
     w_j = 1                                               otherwise

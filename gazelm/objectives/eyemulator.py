@@ -1,6 +1,6 @@
 """EyeMulator: token cross-entropy weighted by human-attention (gaze) weights.
 
-Paper formula (EyeMulator, §2.4; released ``docs/method_integration.md``)::
+Paper formula (EyeMulator, §2.4; the release's ``$GAZELM_DATA_DIR/eyemulator/docs/method_integration.md``)::
 
     L = −(1/N) Σ_j w_j · log P(x_j | x_<j)
 

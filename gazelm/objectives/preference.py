@@ -1,5 +1,5 @@
 """Gaze-path preference: ``L = L_SFT + γ · L_pref`` (EyeMulator extended version, §3b of
-the released ``docs/method_integration.md``; a token-level DPO after Rafailov et al. 2023).
+the release's ``$GAZELM_DATA_DIR/eyemulator/docs/method_integration.md``; a token-level DPO after Rafailov et al. 2023).
 
 Over the input code tokens ``x_j`` (``code_token_mask``), with the (pseudo-)scanpath
 ``P̃`` (``gaze_mask``) as the preferred set and the other code tokens as the dispreferred::

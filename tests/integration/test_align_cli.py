@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,9 +10,7 @@ from hydra import compose, initialize_config_dir
 
 from gazelm.cli.align import COLUMNS, run, score_main
 from gazelm.config import conf_dir
-
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.cli import gazelm_subprocess
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
@@ -63,9 +59,8 @@ def test_score_rejects_unknown_prompt_with_file_row_field(files, tmp_path, capsy
 def test_score_through_the_gazelm_command(files, tmp_path):
     human, model = files
     out = tmp_path / "r.csv"
-    proc = subprocess.run([sys.executable, "-m", "gazelm.cli.main", "align", "score", "--human", str(human),
-                           "--model", str(model), "--k", "2", "--out", str(out)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    proc = gazelm_subprocess("align", "score", "--human", str(human), "--model", str(model), "--k", "2", "--out",
+                             str(out), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_csv(out)) == 3  # a, b, average
 

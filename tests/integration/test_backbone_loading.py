@@ -12,6 +12,7 @@ from gazelm.errors import GazelmInputError
 from gazelm.models.backbones import build_backbone
 from gazelm.training import train
 from tests.helpers.compose import train_config
+from tests.helpers.losses import near_chance
 
 TEXTS = ["def f(x):\n    return x + 1", "Return the value.", "class A:\n    pass"] * 20
 
@@ -49,7 +50,8 @@ def test_train_with_a_saved_model_through_the_config(saved_models: dict[str, Pat
                        f"model.name_or_path={saved_models['causal']}", "model.lora.target_modules=[q_proj,v_proj]",
                        "data.source.max_examples={train: 16, val: 4, test: 4}")
     train(cfg)
-    assert json.loads((tmp_path / "metrics.json").read_text())["test/loss"] > 0
+    vocab_size = LlamaConfig.from_pretrained(saved_models["causal"]).vocab_size
+    assert near_chance(json.loads((tmp_path / "metrics.json").read_text())["test/loss"], vocab_size)
 
 
 def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:

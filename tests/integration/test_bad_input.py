@@ -1,9 +1,7 @@
 """Bad input gives one clear line naming the file, line and field — no traceback soup."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,13 +9,11 @@ import pytest
 from gazelm.data.sources import load_examples
 from gazelm.errors import GazelmInputError
 from gazelm.registry import UnknownNameError
-from tests.conftest import ROOT
+from tests.helpers.cli import gazelm_subprocess
 
 
 def _train(*overrides: str, cache: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CI": "true"}
-    return subprocess.run([sys.executable, "-m", "gazelm.cli.train", "debug=fdr", f"paths.cache_dir={cache}",
-                           *overrides], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return gazelm_subprocess("train", "debug=fdr", f"paths.cache_dir={cache}", *overrides, timeout=300)
 
 
 def test_missing_data_directory_names_the_path(tmp_path: Path, shared_cache: Path) -> None:

@@ -2,13 +2,13 @@
 
 The shell blocks run in one temporary folder, in order, with ``$GAZELM_DATA_DIR`` set and
 the example format module of the page written there. ``gazelm train`` lines run in the
-slow test, in a cheap form (``debug=fdr``, a few examples).
+slow test, in a cheap form (``debug=fdr``, a few examples): composed from the real configs with the
+line's overrides and trained in this process (what each line adds is its overrides; the ``gazelm train``
+entry point itself runs as a process in tests/slow/test_docs_training.py and tests/docs/).
 """
 from __future__ import annotations
 
 import os
-import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers.docs import command_lines, commands, page_files, run_python_blocks
+from tests.helpers.plugins import user_package
 
 DOC = ROOT / "docs" / "gaze.md"
 # 64 training examples: the page's toy priors (4 fixations) attend few tokens, and on 16 examples no target
@@ -23,28 +25,13 @@ DOC = ROOT / "docs" / "gaze.md"
 CHEAP = ("debug=fdr", "model.tokenizer.vocab_size=600", "data.source.max_examples={train: 64, val: 4, test: 4}")
 
 
-def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
-
-
-def _commands(block: str) -> list[str]:
-    """Shell lines with their ``\\`` continuations joined."""
-    return [c.strip() for c in block.replace("\\\n", " ").split("\n") if c.strip()]
-
-
 def _train_lines() -> list[list[str]]:
-    return [shlex.split(c, comments=True) for b in _blocks("bash") for c in _commands(b)
-            if c.startswith("gazelm train")]
+    return [c for c in commands(DOC) if c[:2] == ["gazelm", "train"]]
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, data_dir) -> Path:
-    work = tmp_path_factory.mktemp("docs_gaze")
-    for block in _blocks("python"):
-        first = block.split("\n", 1)[0]
-        if first.startswith("# ") and first.endswith(".py"):  # a module the page asks you to write
-            (work / first[2:]).write_text(block, encoding="utf-8")
-    return work
+    return user_package(tmp_path_factory.mktemp("docs_gaze"), page_files(DOC)).root  # the page's modules
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -55,19 +42,11 @@ def _env(data_dir: Path) -> dict[str, str]:
 def test_python_blocks_run(workdir, data_dir, monkeypatch):
     monkeypatch.setenv("GAZELM_DATA_DIR", str(data_dir))
     monkeypatch.chdir(workdir)
-    ran = 0
-    for block in _blocks("python"):
-        if block.startswith("# ") and block.split("\n", 1)[0].endswith(".py"):
-            continue
-        exec(compile(block, f"{DOC}:python-block", "exec"), {})
-        ran += 1
-    assert ran >= 3
+    assert run_python_blocks(DOC) >= 3
 
 
 def test_shell_blocks_run(workdir, data_dir):
-    script = ["set -euo pipefail"]
-    for block in _blocks("bash"):
-        script += [c for c in _commands(block) if not c.startswith("gazelm train")]
+    script = ["set -euo pipefail", *(c for c in command_lines(DOC) if not c.startswith("gazelm train"))]
     r = subprocess.run(["bash", "-c", "\n".join(script)], cwd=workdir, env=_env(data_dir), capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -79,10 +58,15 @@ def test_shell_blocks_run(workdir, data_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", _train_lines(), ids=" ".join)
-def test_train_lines_run(command, workdir, data_dir, shared_cache, tmp_path):
+def test_train_lines_run(command, workdir, data_dir, shared_cache, tmp_path, monkeypatch):
+    from gazelm.training import train
+    from tests.helpers.compose import train_config
+
     command = [c.replace("$PWD", str(workdir)) for c in command]
+    assert command[:2] == ["gazelm", "train"] and not any(c.startswith("-") for c in command[2:]), command
     if any("toy_priors" in c for c in command) and not (workdir / "toy_priors").exists():
         test_shell_blocks_run(workdir, data_dir)
-    r = subprocess.run([*command, *CHEAP, f"paths.cache_dir={shared_cache}", f"hydra.run.dir={tmp_path}/run"],
-                       cwd=workdir, env=_env(data_dir), capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    monkeypatch.setenv("GAZELM_DATA_DIR", str(data_dir))
+    monkeypatch.chdir(workdir)
+    train(train_config(tmp_path / "run", shared_cache, *command[2:], *CHEAP))
+    assert (tmp_path / "run" / "metrics.json").is_file()

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -20,34 +18,19 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers.docs import commands, page_files, run_python_blocks
+from tests.helpers.plugins import user_package
 
 DOC = ROOT / "docs" / "metrics.md"
 TRAIN_CHEAP = ["model.tokenizer.vocab_size=600", "trainer.max_epochs=1",
                "data.source.max_examples={train: 32, val: 4, test: 4}", "callbacks.generation.max_samples=2",
                "callbacks.generation.generation.max_new_tokens=8"]
 EVAL_CHEAP = ["max_samples=2", "generation.max_new_tokens=8", "batch_size=2"]
-
-
-def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
-
-
-def _commands() -> list[list[str]]:
-    lines = [c.strip() for b in _blocks("bash") for c in b.replace("\\\n", " ").split("\n") if c.strip()]
-    return [shlex.split(c, comments=True) for c in lines if not c.startswith("#")]
+pytestmark = pytest.mark.usefixtures("sandbox")  # pass@k lines run programs
 
 
 def _is_predictions(command: list[str]) -> bool:
     return command[:2] == ["gazelm", "eval"] and any(a.startswith("predictions=") for a in command)
-
-
-def _sandbox_or_skip() -> None:
-    from gazelm.sandbox import Sandbox, SandboxUnavailableError
-
-    try:
-        Sandbox().ready()
-    except SandboxUnavailableError as err:
-        pytest.skip(str(err))
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +48,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     samples = [{"id": t, "prediction": [problems[t]["canonical_solution"]] * 3 + ["    return None\n"] * 7}
                for t in ("HumanEval/0", "HumanEval/53")]
     (work / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in samples), encoding="utf-8")
-    for block in _blocks("python"):
-        first = block.split("\n", 1)[0]
-        if first.startswith("# ") and first.endswith(".py"):  # a module the page asks you to write
-            module = work / first[2:]
-            module.parent.mkdir(parents=True, exist_ok=True)
-            (module.parent / "__init__.py").write_text("")
-            module.write_text(block, encoding="utf-8")
+    user_package(work, page_files(DOC))  # the modules the page asks you to write
     return work
 
 
@@ -81,22 +58,14 @@ def _env(work: Path, data_dir: Path) -> dict[str, str]:
 
 
 def test_python_blocks_run(workdir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _sandbox_or_skip()
     monkeypatch.chdir(workdir)
-    ran = 0
-    for block in _blocks("python"):
-        if block.startswith("# ") and block.split("\n", 1)[0].endswith(".py"):
-            continue
-        exec(compile(block, f"{DOC}:python-block", "exec"), {})
-        ran += 1
-    assert ran == 2
+    assert run_python_blocks(DOC) == 2
 
 
 def test_prediction_file_commands_run(workdir: Path, data_dir: Path) -> None:
-    _sandbox_or_skip()
-    commands = [c for c in _commands() if _is_predictions(c)]
-    assert len(commands) >= 5
-    for command in commands:
+    lines = [c for c in commands(DOC) if _is_predictions(c)]
+    assert len(lines) >= 5
+    for command in lines:
         r = subprocess.run(command, cwd=workdir, env=_env(workdir, data_dir), capture_output=True, text=True,
                            timeout=600)
         assert r.returncode == 0, (command, r.stderr[-3000:])
@@ -127,10 +96,9 @@ def _cheap(command: list[str], cache: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_every_command_runs_in_order(workdir: Path, data_dir: Path, shared_cache: Path) -> None:
-    _sandbox_or_skip()
     for name, kind in (("codet5-small", "seq2seq"), ("qwen2.5-coder-0.5b", "causal")):
         _save_tiny(kind, workdir / "models" / name, shared_cache)
-    for command in _commands():
+    for command in commands(DOC):
         if _is_predictions(command):
             continue  # the fast test runs these
         cheap = _cheap(command, shared_cache)

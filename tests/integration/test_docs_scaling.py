@@ -2,8 +2,6 @@
 runs (the CPU lines, in the slow test), and the benchmark line parses."""
 from __future__ import annotations
 
-import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -14,14 +12,13 @@ from omegaconf import OmegaConf
 
 from tests.conftest import ROOT
 from tests.helpers.compose import compose_config
+from tests.helpers.docs import commands as page_commands
 
 DOC = ROOT / "docs" / "scaling.md"
 
 
 def commands() -> list[list[str]]:
-    blocks = re.findall(r"```bash\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
-    lines = [c.strip() for b in blocks for c in b.replace("\\\n", " ").split("\n") if c.strip()]
-    return [shlex.split(c, comments=True) for c in lines if not c.startswith("#")]
+    return page_commands(DOC)
 
 
 def overrides(command: list[str]) -> list[str]:

@@ -2,22 +2,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 import gazelm.metrics as gm
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _gazelm(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HYDRA_FULL_ERROR": "1"}
-    return subprocess.run([sys.executable, "-m", "gazelm.cli.main", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+from tests.helpers.cli import gazelm_subprocess
 
 
 def test_eval_predictions_file_prints_json_last_and_writes_outputs(data_dir, tmp_path):
@@ -26,9 +15,9 @@ def test_eval_predictions_file_prints_json_last_and_writes_outputs(data_dir, tmp
     (tmp_path / "P.txt").write_text("\n".join(preds) + "\n")
     (tmp_path / "R.txt").write_text("\n".join(refs) + "\n")
     out = tmp_path / "out"
-    res = _gazelm(["eval", "predictions=P.txt", "references=R.txt",
-                   "metrics=[bleu_codexglue,exact_match_codexglue,codebleu]", "lang=c_sharp",
-                   f"hydra.run.dir={out}"], tmp_path)
+    res = gazelm_subprocess("eval", "predictions=P.txt", "references=R.txt",
+                            "metrics=[bleu_codexglue,exact_match_codexglue,codebleu]", "lang=c_sharp",
+                            f"hydra.run.dir={out}", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     printed = json.loads(res.stdout.strip().splitlines()[-1])
     expected = gm.score(["bleu_codexglue", "exact_match_codexglue", "codebleu"], preds, refs, lang="c_sharp")
@@ -47,20 +36,20 @@ def test_eval_jsonl_predictions_and_bad_input_errors(tmp_path):
     rows = [{"id": "x1", "prediction": "return a;", "reference": "return a;"},
             {"id": "x2", "prediction": "return b;", "reference": "return c;"}]
     (tmp_path / "preds.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    res = _gazelm(["eval", "predictions=preds.jsonl", "metrics=[exact_match,h_exact]",
-                   f"hydra.run.dir={tmp_path / 'o'}"], tmp_path)
+    res = gazelm_subprocess("eval", "predictions=preds.jsonl", "metrics=[exact_match,h_exact]",
+                            f"hydra.run.dir={tmp_path / 'o'}", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout.strip().splitlines()[-1]) == {"exact_match": 0.5, "h_exact": 0.5}
-    res = _gazelm(["eval", "predictions=preds.jsonl", "metrics=exact_match", f"hydra.run.dir={tmp_path / 'o1'}"],
-                  tmp_path)
+    res = gazelm_subprocess("eval", "predictions=preds.jsonl", "metrics=exact_match",
+                            f"hydra.run.dir={tmp_path / 'o1'}", cwd=tmp_path)
     assert json.loads(res.stdout.strip().splitlines()[-1]) == {"exact_match": 0.5}
 
     (tmp_path / "R.txt").write_text("only one line\n")
     (tmp_path / "P.txt").write_text("a\nb\n")
-    res = _gazelm(["eval", "predictions=P.txt", "references=R.txt", "metrics=[exact_match]",
-                   f"hydra.run.dir={tmp_path / 'o2'}"], tmp_path)
+    res = gazelm_subprocess("eval", "predictions=P.txt", "references=R.txt", "metrics=[exact_match]",
+                            f"hydra.run.dir={tmp_path / 'o2'}", cwd=tmp_path)
     assert res.returncode != 0 and "2 predictions in P.txt but 1 references" in res.stderr
 
     (tmp_path / "bad.jsonl").write_text('{"id": 1, "prediction": "x", "reference": "x"}\n{"id": 2}\n')
-    res = _gazelm(["eval", "predictions=bad.jsonl", f"hydra.run.dir={tmp_path / 'o3'}"], tmp_path)
+    res = gazelm_subprocess("eval", "predictions=bad.jsonl", f"hydra.run.dir={tmp_path / 'o3'}", cwd=tmp_path)
     assert res.returncode != 0 and "bad.jsonl, row 2, field 'prediction'" in res.stderr

@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from gazelm.cli.eval import run
 from gazelm.errors import GazelmInputError
+from tests.helpers.cli import gazelm_subprocess
 from tests.helpers.compose import compose_config
 
-ROOT = Path(__file__).resolve().parents[2]
 ROWS = [{"id": "x1", "prediction": "return a;", "reference": "return a;"},
         {"id": "x2", "prediction": "return b;", "reference": "return c;"}]
 
@@ -26,13 +22,6 @@ def _jsonl(rows: list[dict]) -> str:
 def _evaluate(tmp_path: Path, *overrides: str) -> dict[str, float]:
     cfg = compose_config(list(overrides), config_name="eval", output_dir=tmp_path / "out")
     return run(cfg, tmp_path / "out")
-
-
-def _gazelm(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [env.pop("EXTRA_PATH", None)])]),
-           **env}
-    return subprocess.run([sys.executable, "-m", "gazelm.cli.main", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
 
 
 BAD_INPUTS = {
@@ -90,56 +79,25 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     (tmp_path / "E.txt").write_text("")
     for args, expected in ([["predictions=P.txt", "references=R.txt"], "P.txt, row 2, field 'predictions': not UTF-8"],
                            [["predictions=E.txt", "references=R.txt"], "E.txt, field 'predictions': the file is empty"]):
-        res = _gazelm(["eval", *args, "metrics=[exact_match]", f"hydra.run.dir={tmp_path / 'o'}"], tmp_path)
+        res = gazelm_subprocess("eval", *args, "metrics=[exact_match]", f"hydra.run.dir={tmp_path / 'o'}", cwd=tmp_path)
         assert res.returncode == 2, res.stderr
         assert res.stderr.strip().splitlines()[-1].startswith(f"gazelm eval: error: {expected}")
         assert "Traceback" not in res.stderr and res.stdout == ""
 
 
-def test_pass_at_k_from_jsonl_samples(tmp_path: Path) -> None:
-    from gazelm.sandbox import Sandbox, SandboxUnavailableError
-
-    try:
-        Sandbox().ready()
-    except SandboxUnavailableError as err:
-        pytest.skip(str(err))
+def test_pass_at_k_from_jsonl_samples(tmp_path: Path, sandbox) -> None:
     good, bad = "    return x + y\n", "    return x - y\n"
     rows = [{"id": "HumanEval/53", "prediction": [good, bad]}, {"id": "MBPP/2", "prediction": [
         "def similar_elements(a, b):\n    return tuple(set(a) & set(b))\n"] * 2}]
     (tmp_path / "samples.jsonl").write_text(_jsonl(rows))
-    res = _gazelm(["eval", "predictions=samples.jsonl", "metrics=[pass_at_k]", "metric_options={k: [1, 2]}",
-                   f"hydra.run.dir={tmp_path / 'o'}"], tmp_path)
+    res = gazelm_subprocess("eval", "predictions=samples.jsonl", "metrics=[pass_at_k]", "metric_options={k: [1, 2]}",
+                            f"hydra.run.dir={tmp_path / 'o'}", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     # HumanEval/53: 1 of 2 → pass@1 = 0.5, pass@2 = 1; MBPP/2: 2 of 2 → 1, 1
     assert json.loads(res.stdout.strip().splitlines()[-1]) == {"pass_at_k": 0.75, "pass_at_k/pass@1": 0.75,
                                                                 "pass_at_k/pass@2": 1.0}
     scored = [json.loads(line) for line in (tmp_path / "o" / "predictions.jsonl").read_text().splitlines()]
     assert scored[0]["prediction"] == [good, bad] and scored[0]["scores"] == {"pass_at_k": 0.5}
-
-
-def test_a_users_metric_from_a_plugin_package(tmp_path: Path) -> None:
-    """Issue 11: a metric defined in the user's own package, named under ``plugins:``, works in ``gazelm eval``."""
-    package = tmp_path / "plugins" / "mylab"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "metrics.py").write_text(textwrap.dedent("""
-        from gazelm.metrics import MetricResult, register_metric
-
-        @register_metric("length_ratio", higher_is_better=False, scale=1)
-        def length_ratio(predictions, references):
-            per = [len(p) / max(1, len(r)) for p, r in zip(predictions, references)]
-            return MetricResult(sum(per) / len(per), per)
-    """))
-    (tmp_path / "P.jsonl").write_text(_jsonl([{"id": "a", "prediction": "ab", "reference": "abcd"},
-                                              {"id": "b", "prediction": "abc", "reference": "abc"}]))
-    res = _gazelm(["eval", "predictions=P.jsonl", "metrics=[length_ratio,exact_match]", "plugins=[mylab.metrics]",
-                   f"hydra.run.dir={tmp_path / 'o'}"], tmp_path, EXTRA_PATH=str(tmp_path / "plugins"))
-    assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout.strip().splitlines()[-1]) == {"length_ratio": 0.75, "exact_match": 0.5}
-    res = _gazelm(["eval", "predictions=P.jsonl", "metrics=[length_ratio]", f"hydra.run.dir={tmp_path / 'o2'}"],
-                  tmp_path, EXTRA_PATH=str(tmp_path / "plugins"))
-    assert res.returncode == 2 and "unknown metric 'length_ratio'" in res.stderr  # not registered without plugins
-    assert "Traceback" not in res.stderr
 
 
 @pytest.mark.parametrize("model_type,kind", [("t5", "seq2seq"), ("llama", "causal")])

@@ -4,21 +4,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from gazelm.training import build_components, train
 from tests.helpers.compose import train_config
 
 ARGS = ("data=humaneval", "task=generation", "train=false")
 
 
-def test_humaneval_without_training_scores_pass_at_k_by_task_id(tmp_path: Path, shared_cache: Path) -> None:
-    from gazelm.sandbox import Sandbox, SandboxUnavailableError
-
-    try:
-        Sandbox().ready()
-    except SandboxUnavailableError as err:
-        pytest.skip(str(err))
+def test_humaneval_without_training_scores_pass_at_k_by_task_id(tmp_path: Path, shared_cache: Path,
+                                                                 sandbox) -> None:
     cfg = train_config(tmp_path, shared_cache, *ARGS, "model=tiny_causal", "model.tokenizer.vocab_size=600",
                        "callbacks.generation.metrics=[pass_at_k]", "callbacks.generation.max_samples=3",
                        "callbacks.generation.generation.max_new_tokens=4")

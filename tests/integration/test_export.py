@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokeni
 from gazelm.errors import GazelmInputError
 from gazelm.export import export_checkpoint
 from gazelm.training import train
-from tests.conftest import ROOT
+from tests.helpers.cli import gazelm_subprocess
 from tests.helpers.compose import train_config
 
 QUICK = ("debug=limit", "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
@@ -104,11 +102,8 @@ def test_checkpoint_may_be_a_run_directory_or_the_newest_run(checkpoints) -> Non
 
 
 def test_cli(checkpoints, tmp_path: Path, shared_cache: Path) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     run = checkpoints["tiny_t5"].parents[1]
-    result = subprocess.run([sys.executable, "-m", "gazelm.cli.main", "export", f"checkpoint={run}",
-                             f"out={tmp_path / 'cli'}"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = gazelm_subprocess("export", f"checkpoint={run}", f"out={tmp_path / 'cli'}", cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"exported to {tmp_path / 'cli'}" in result.stdout
     assert AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "cli") is not None

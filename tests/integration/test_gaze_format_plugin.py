@@ -1,22 +1,21 @@
 """A new eye-tracking format is one module: a toy format from a temporary package goes
 through `gazelm gaze read` (+ `--out`), `gazelm gaze fit-priors` and a training run with
-a gaze provider on the priors fitted from it, through the real CLIs and configs."""
+a gaze provider on the priors fitted from it, through the real CLIs and configs (in-process)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from gazelm.gaze.fixations import COLUMNS
-from tests.conftest import ROOT
+from gazelm.training import train
+from tests.helpers.cli import gazelm
+from tests.helpers.compose import train_config
+from tests.helpers.plugins import UserPackage, user_package
 
-TOY_FORMAT = textwrap.dedent('''
+TOY_FORMAT = '''
     """Toy gaze logs: one fixation a line, `participant stimulus line col duration_ms token`."""
     from pathlib import Path
 
@@ -57,7 +56,7 @@ TOY_FORMAT = textwrap.dedent('''
                              "order": order[who, stimulus], "duration_ms": float(ms), "line": int(line),
                              "col": int(col), "token": token, "source_file": str(path), "source_row": lineno})
             return pd.DataFrame(rows)
-''')
+'''
 CODE = "int f(int a) {\n    int b = g(a);\n    return b;\n}\n"
 # P1 reads f, a, b, return; P2 reads f, g (line, col of each token in CODE)
 LOG = ("P1 S 1 5 100 f\nP1 S 1 11 50 a\nP1 S 2 9 200 b\nP1 S 3 5 150 return\n"
@@ -67,49 +66,49 @@ LOG = ("P1 S 1 5 100 f\nP1 S 1 11 50 a\nP1 S 2 9 200 b\nP1 S 3 5 150 return\n"
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("toy")
-    (root / "pkg").mkdir()
-    (root / "pkg" / "gz_toy_format.py").write_text(TOY_FORMAT)
     (root / "code").mkdir()
     (root / "code" / "S.java").write_text(CODE)
     (root / "logs").mkdir()
     (root / "logs" / "study.toy").write_text(LOG)
-    return {"root": root, "pkg": root / "pkg", "code": root / "code", "logs": root / "logs"}
+    return {"root": root, "code": root / "code", "logs": root / "logs"}
 
 
-def _run(toy: dict[str, Path], *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(toy["pkg"]), str(ROOT)]), "CI": "true"}
-    return subprocess.run([sys.executable, "-m", "gazelm.cli.main", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+@pytest.fixture
+def package(toy: dict[str, Path]) -> UserPackage:
+    return user_package(toy["root"] / "pkg", {"gz_toy_format.py": TOY_FORMAT})
 
 
 def _toy_args(toy: dict[str, Path]) -> list[str]:
     return ["--format", "toy", "--plugin", "gz_toy_format", "-o", f"code_dir={toy['code']}"]
 
 
-def test_toy_format_reads_through_the_cli_and_writes_the_table(toy):
+def test_toy_format_reads_through_the_cli_and_writes_the_table(toy, package, capsys):
     out = toy["root"] / "fixations.csv"
-    r = _run(toy, "gaze", "read", str(toy["logs"]), *_toy_args(toy), "--on-error", "drop", "--out", str(out))
+    with package.imported():
+        r = gazelm(capsys, "gaze", "read", str(toy["logs"]), *_toy_args(toy), "--on-error", "drop", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "malformed line" in r.stdout and f"6 fixations → {out}" in r.stdout
     table = pd.read_csv(out)
     assert tuple(table.columns[:len(COLUMNS)]) == COLUMNS
     assert table["token"].tolist() == ["f", "a", "b", "return", "f", "g"]
     assert table["order"].tolist() == [1, 2, 3, 4, 1, 2] and table["source_row"].tolist() == [1, 2, 3, 4, 5, 6]
-    r = _run(toy, "gaze", "read", str(toy["logs"]), *_toy_args(toy))  # raise: the bad line is named
-    assert r.returncode == 2 and "Traceback" not in r.stderr
+    with package.imported():
+        r = gazelm(capsys, "gaze", "read", str(toy["logs"]), *_toy_args(toy))  # raise: the bad line is named
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert f"{toy['logs'] / 'study.toy'}, row 7: expected: participant" in r.stderr
-    r = _run(toy, "gaze", "read", str(toy["logs"]), "--format", "toy")  # without the plugin: not known
+    r = gazelm(capsys, "gaze", "read", str(toy["logs"]), "--format", "toy")  # without the plugin: not known
     assert r.returncode == 2 and "unknown fixation format 'toy'; known: codeactr, eyelink" in r.stderr
 
 
-def test_toy_format_priors_by_hand_then_training_with_them(toy, shared_cache, tmp_path):
+def test_toy_format_priors_by_hand_then_training_with_them(toy, package, shared_cache, tmp_path, capsys):
     """Beta(c1 + 1, n − c1 + 1) over the two trials (n counts every token of the label in
     each trial): function declaration int f (n 4, c1 2: f twice), parameter ( int a ) (n 8,
     c1 1: a), variable declaration int b = g ( a ) ; (n 16, c1 2: b, g), return return b ;
     (n 6, c1 1). Attention: P1 dwell f .2 a .1 b .4 return .3; P2 f .75 g .25; the mean."""
     priors = tmp_path / "priors"
-    r = _run(toy, "gaze", "fit-priors", str(toy["logs"]), *_toy_args(toy), "--on-error", "drop", "--out",
-             str(priors), "--min-count", "1")
+    with package.imported():
+        r = gazelm(capsys, "gaze", "fit-priors", str(toy["logs"]), *_toy_args(toy), "--on-error", "drop", "--out",
+                   str(priors), "--min-count", "1")
     assert r.returncode == 0, r.stderr
     betas = {b["semantic_label"]: (b["alpha"], b["beta"])
              for b in json.loads((priors / "beta_distribution.json").read_text())}
@@ -121,21 +120,20 @@ def test_toy_format_priors_by_hand_then_training_with_them(toy, shared_cache, tm
     [entry] = json.loads((priors / "attention.json").read_text())
     attention = {CODE[a:b] + f"@{a}": v for (a, b), v in zip(entry["spans"], entry["attention"]) if v}
     assert attention == pytest.approx({"f@4": 0.475, "a@10": 0.05, "b@23": 0.2, "g@27": 0.125, "return@37": 0.15})
-    run = tmp_path / "run"
-    r = _run(toy, "train", "debug=fdr", "task=completion", "objective=eyemulator", "gaze=eyemulator_priors",
-             f"gaze.priors={priors}", "plugins=[gz_toy_format]", "model.tokenizer.vocab_size=600",
-             "data.source.max_examples={train: 16, val: 4, test: 4}", f"paths.cache_dir={shared_cache}",
-             f"hydra.run.dir={run}", timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    config = (run / ".hydra" / "config.yaml").read_text()
-    assert f"priors: {priors}" in config
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["train/weight_mean"] > 1.0  # the toy priors' weights reached the loss
+    # training reads the priors folder (the format's module is not needed any more); 64 examples, so that
+    # the toy priors (4 labels) weight some target tokens of the first batches
+    cfg = train_config(tmp_path / "run", shared_cache, "debug=fdr", "task=completion", "objective=eyemulator",
+                       "gaze=eyemulator_priors", f"gaze.priors={priors}", "model.tokenizer.vocab_size=600",
+                       "data.source.max_examples={train: 64, val: 4, test: 4}")
+    train(cfg)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["train/weight_mean"] > 1.0  # the toy priors' weights reached the loss (1.0: no gaze)
 
 
-def test_toy_format_options_are_checked(toy):
-    r = _run(toy, "gaze", "read", str(toy["logs"]), "--format", "toy", "--plugin", "gz_toy_format",
-             "-o", "code_dir=x", "-o", "colour=red")
+def test_toy_format_options_are_checked(toy, package, capsys):
+    with package.imported():
+        r = gazelm(capsys, "gaze", "read", str(toy["logs"]), "--format", "toy", "--plugin", "gz_toy_format",
+                   "-o", "code_dir=x", "-o", "colour=red")
     assert r.returncode == 2 and "format 'toy' takes no option 'colour' (options: code_dir, on_error)" in r.stderr
-    r = _run(toy, "gaze", "read", str(toy["logs"]), "--format", "toy", "--plugin", "no_such_gz_module")
+    r = gazelm(capsys, "gaze", "read", str(toy["logs"]), "--format", "toy", "--plugin", "no_such_gz_module")
     assert r.returncode == 2 and "cannot import plugin module 'no_such_gz_module'" in r.stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +11,9 @@ import pytest
 from gazelm.code import label_tokens
 from gazelm.gaze.priors import fit_label_priors, load_priors
 from gazelm.gaze.readers import read_fixations
-from gazelm.gaze.studies import eyelink_trials, itrace_trials
+from gazelm.gaze.studies import study_trials
 from gazelm.gaze.weights import row_weights
+from tests.helpers.cli import gazelm_subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +56,7 @@ def test_itrace_tokens_agree_with_line_col(itrace_dir):
 
 
 def test_itrace_priors_fit(itrace_dir):
-    trials = itrace_trials(itrace_dir)
+    trials = study_trials(itrace_dir, "itrace")
     assert trials and all(t.stimulus.endswith(".java") for t in trials)
     pri = fit_label_priors(trials)
     for b in pri.betas.values():
@@ -82,7 +81,7 @@ def test_eyelink_counts_spaces_and_every_labelled_fixation_resolves(eyelink):
 
 def test_eyelink_fixations_map_to_tree_sitter_tokens(eyelink):
     reports, ias = eyelink
-    trials = eyelink_trials(reports / "fix_report_P104 2.txt.gz", ias)
+    trials = study_trials(reports / "fix_report_P104 2.txt.gz", "eyelink", interest_areas=ias)
     assert trials
     for t in trials:
         assert t.count.sum() == len(t.scanpath) > 0
@@ -158,33 +157,28 @@ def test_eyelink_provider_attention_for_its_snippets(data_dir):
     assert EyelinkPythonProvider().annotate(code + "\n# changed\n", "python", "x").attention is None
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gazelm.cli.main", "gaze", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
-
-
 def test_cli_read_weights_simulate_heatmap(data_dir, tmp_path):
     spaced = data_dir / "eyelink-python" / "fixation_reports" / "fix_report_P104 2.txt.gz"
-    r = _cli("read", str(spaced), "--format", "eyelink", "--interest-areas",
-             str(data_dir / "eyelink-python" / "stimuli" / "IAs"))
+    r = gazelm_subprocess("gaze", "read", str(spaced), "--format", "eyelink", "--interest-areas",
+                          str(data_dir / "eyelink-python" / "stimuli" / "IAs"), timeout=120)
     assert r.returncode == 0, r.stderr
     assert str(_raw_rows(spaced)) in r.stdout and "outside every interest area" in r.stdout
     rows = data_dir / "eyemulator" / "dataset_sample" / "translation_train_sample.jsonl"
     out = tmp_path / "w.jsonl"
-    r = _cli("weights", "--input", str(rows), "--priors", str(data_dir / "eyemulator" / "priors" / "combined"),
-             "--out", str(out))
+    r = gazelm_subprocess("gaze", "weights", "--input", str(rows), "--priors",
+                          str(data_dir / "eyemulator" / "priors" / "combined"), "--out", str(out), timeout=120)
     assert r.returncode == 0, r.stderr
     first = json.loads(out.read_text().splitlines()[0])
     assert len(first["weights"]) == len(first["code_tokens"]) and first["weights"][2] > 3
     code = tmp_path / "A.java"
     code.write_text(json.loads(rows.read_text().splitlines()[3])["code"])
-    r = _cli("simulate", str(code), "--language", "java", "--seed", "3")
+    r = gazelm_subprocess("gaze", "simulate", str(code), "--language", "java", "--seed", "3", timeout=120)
     assert r.returncode == 0, r.stderr and "tokens on the pseudo-scanpath" in r.stdout
     png = tmp_path / "h.png"
-    r = _cli("heatmap", str(code), "--language", "java", "--out", str(png))
+    r = gazelm_subprocess("gaze", "heatmap", str(code), "--language", "java", "--out", str(png), timeout=120)
     assert r.returncode == 0, r.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    r = _cli("read", str(tmp_path / "missing"), "--format", "itrace")
+    r = gazelm_subprocess("gaze", "read", str(tmp_path / "missing"), "--format", "itrace", timeout=120)
     assert r.returncode == 2 and "no such file" in r.stderr
 
 
@@ -192,8 +186,8 @@ def test_shipped_eyelink_priors_reproduce(data_dir, tmp_path):
     """`gazelm gaze fit-priors` on the EyeLink study gives exactly the shipped tables."""
     root = data_dir / "eyelink-python"
     out = tmp_path / "eyelink_python"
-    r = _cli("fit-priors", str(root / "fixation_reports"), "--format", "eyelink", "--interest-areas",
-             str(root / "stimuli" / "IAs"), "--out", str(out))
+    r = gazelm_subprocess("gaze", "fit-priors", str(root / "fixation_reports"), "--format", "eyelink",
+                          "--interest-areas", str(root / "stimuli" / "IAs"), "--out", str(out), timeout=120)
     assert r.returncode == 0, r.stderr
     shipped = ROOT / "gazelm" / "resources" / "priors" / "eyelink_python"
     for name in ("beta_distribution.json", "monogram_counts.json", "bigram_counts.json", "trigram_counts.json",

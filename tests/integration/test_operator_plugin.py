@@ -1,33 +1,25 @@
 """Adding an operator is one module + one YAML, both outside the repository (issue 11).
 
 The module is imported through ``plugins:``, the YAML found through ``hydra.searchpath``; the
-operator then runs through ``gazelm align`` and is selectable for the training callback.
+operator then runs through ``gazelm align`` (its config composed, the CLI's ``run`` in-process) and is
+selectable for the training callback.
 """
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from hydra.utils import instantiate
 
 from gazelm.errors import GazelmInputError
-from gazelm.registry import import_plugins
 from tests.helpers.compose import compose_config
+from tests.helpers.plugins import UserPackage, user_package
 
-ROOT = Path(__file__).resolve().parents[2]
 TINY = "models=[{name: tiny, tiny: {vocab_size: 300, hidden_size: 16, layers: 1}}]"
-
-
-@pytest.fixture
-def toy_operator(tmp_path):
-    """``gz_toy_ops.py`` registers ``gz_toy_position`` (relevance = position ** power on real tokens);
-    ``conf/operator/gz_toy.yaml`` configures it with power 2."""
-    (tmp_path / "gz_toy_ops.py").write_text(textwrap.dedent('''
+FILES = {
+    # relevance = position ** power on the real tokens
+    "gz_toy_ops.py": '''
         import torch
         from gazelm.attention.operators import register_operator
         from gazelm.attention.target import Target
@@ -36,44 +28,47 @@ def toy_operator(tmp_path):
         def position(model, input_ids, attention_mask=None, target=Target(), *, power=1.0, **_):
             mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
             return (mask.cumsum(1) * mask).float() ** power
-    '''))
-    conf = tmp_path / "conf" / "operator"
-    conf.mkdir(parents=True)
-    (conf / "gz_toy.yaml").write_text(textwrap.dedent('''
+    ''',
+    "conf/operator/gz_toy.yaml": '''
         _target_: gazelm.attention.probe.OperatorSpec
         name: gz_toy_position
         stage: reading
         params: {power: 2.0}
-    '''))
-    return tmp_path
+    ''',
+}
 
 
-def test_plugin_operator_runs_through_gazelm_align(toy_operator, data_dir, tmp_path):
+@pytest.fixture
+def toy_operator(tmp_path: Path) -> UserPackage:
+    return user_package(tmp_path / "pkg", FILES)
+
+
+def test_plugin_operator_runs_through_gazelm_align(toy_operator: UserPackage, data_dir: Path, tmp_path: Path,
+                                                   capsys) -> None:
+    from gazelm.cli.align import run
+
     out = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(toy_operator), str(ROOT)])}
-    proc = subprocess.run([sys.executable, "-m", "gazelm.cli.main", "align", "max_prompts=2", "ks=[2]",
-                           f"hydra.searchpath=[file://{toy_operator / 'conf'}]", "plugins=[gz_toy_ops]",
-                           "operators=[gz_toy,rollout]", TINY, f"hydra.run.dir={out}"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    with toy_operator.imported():
+        run(compose_config(["max_prompts=2", "ks=[2]", toy_operator.searchpath, "plugins=[gz_toy_ops]",
+                            "operators=[gz_toy,rollout]", TINY], config_name="align", output_dir=out))
+    r = capsys.readouterr()
     rows = [json.loads(line) for line in (out / "attention.jsonl").read_text().splitlines()]
     toy = [r for r in rows if r["method"] == "gz_toy"]
     assert len(toy) == 2 and {r["method"] for r in rows} == {"gz_toy", "rollout"}
     for row in toy:  # position ** 2 on every real token, in order
         assert [score for _, score in row["tokens"]] == [float(i * i) for i in range(1, len(row["tokens"]) + 1)]
-    assert f"output directory: {out}" in proc.stdout
-    assert "gz_toy on tiny: 2/2 prompts (100%)" in proc.stderr  # plain progress lines when piped
+    assert f"output directory: {out}" in r.out
+    assert "gz_toy on tiny: 2/2 prompts (100%)" in r.err  # plain progress lines off a terminal
 
 
-def test_plugin_operator_is_selectable_for_the_training_callback(toy_operator, tmp_path):
-    sys.path.insert(0, str(toy_operator))
-    try:
+def test_plugin_operator_is_selectable_for_the_training_callback(toy_operator: UserPackage, tmp_path: Path) -> None:
+    from gazelm.registry import import_plugins
+
+    with toy_operator.imported():
         import_plugins(["gz_toy_ops"])
-        cfg = compose_config(["callbacks=alignment", f"hydra.searchpath=[file://{toy_operator / 'conf'}]",
+        cfg = compose_config(["callbacks=alignment", toy_operator.searchpath,
                               "operator@callbacks.alignment.operator=gz_toy"], output_dir=tmp_path)
         callback = instantiate(cfg.callbacks.alignment)
-    finally:
-        sys.path.remove(str(toy_operator))
     assert (callback.spec.name, callback.spec.params) == ("gz_toy_position", {"power": 2.0})
 
 

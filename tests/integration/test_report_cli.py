@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import yaml
 from scipy import stats
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.cli import checkout_env, gazelm_subprocess
+
 CHRF = {("ce", 0): 40.0, ("ce", 1): 42.0, ("ce", 2): 41.0, ("ce", 3): 43.0,
         ("dft", 0): 44.0, ("dft", 1): 43.5, ("dft", 2): 45.0, ("dft", 3): 46.0}
 
@@ -34,17 +33,13 @@ def _write_sweep(root: Path, fail: int | None = None) -> None:
 
 
 def _report(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "disabled"}
-    return subprocess.run([sys.executable, "-m", "gazelm.cli.main", "report", *args, "--no-plots"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    return gazelm_subprocess("report", *args, "--no-plots", env=checkout_env(WANDB_MODE="disabled"), timeout=300)
 
 
 def test_report_cli_writes_csv_markdown_png(tmp_path):
     _write_sweep(tmp_path / "sweep")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "disabled"}
-    res = subprocess.run([sys.executable, "-m", "gazelm.cli.main", "report", str(tmp_path / "sweep"),
-                          "--baseline", "objective=ce", "--out", str(tmp_path / "rep")],
-                         env=env, capture_output=True, text=True, timeout=300)
+    res = gazelm_subprocess("report", str(tmp_path / "sweep"), "--baseline", "objective=ce", "--out",
+                            str(tmp_path / "rep"), env=checkout_env(WANDB_MODE="disabled"), timeout=300)
     assert res.returncode == 0, res.stderr
     ce = [CHRF["ce", s] for s in range(4)]
     dft = [CHRF["dft", s] for s in range(4)]
@@ -64,9 +59,7 @@ def test_report_cli_writes_csv_markdown_png(tmp_path):
 
 
 def test_report_cli_missing_dir_names_it(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    res = subprocess.run([sys.executable, "-m", "gazelm.cli.main", "report", str(tmp_path / "nope")],
-                         env=env, capture_output=True, text=True, timeout=120)
+    res = gazelm_subprocess("report", str(tmp_path / "nope"), timeout=120)
     assert res.returncode != 0 and f"{tmp_path / 'nope'}: multirun directory not found" in res.stderr
 
 

@@ -2,29 +2,22 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-from gazelm.cli.main import main as gazelm_main
 from gazelm.training import train
+from tests.helpers.cli import gazelm_subprocess
 from tests.helpers.compose import train_config
 
 
-def _gazelm(monkeypatch, capsys, *args: str) -> subprocess.CompletedProcess:
-    """``gazelm <args>`` in this process (these lines stop before any job starts): exit status, stdout, stderr."""
-    monkeypatch.setenv("CI", "true")
-    monkeypatch.setattr(sys, "argv", ["gazelm", *args])
-    try:
-        status = gazelm_main(list(args))
-    except SystemExit as err:
-        status = err.code
-    out = capsys.readouterr()
-    return subprocess.CompletedProcess(args, status, out.out, out.err)
+def _gazelm(*args: str) -> subprocess.CompletedProcess:
+    """``gazelm <args>`` in a fresh interpreter: a Hydra app reconfigures logging, which closes handlers
+    (absl's, through rouge-score) that hold pytest's capture streams, so no Hydra app runs in-process."""
+    return gazelm_subprocess(*args)
 
 
-def test_a_sweep_with_bad_jobs_lists_every_problem_and_starts_nothing(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_a_sweep_with_bad_jobs_lists_every_problem_and_starts_nothing(tmp_path: Path) -> None:
     # the README's old sweep varied task and data together, and ran eyemulator without gaze
-    res = _gazelm(monkeypatch, capsys, "train", "-m", "task=translation,summarization", "objective=ce,eyemulator", "data=python_stdlib",
+    res = _gazelm("train", "-m", "task=translation,summarization", "objective=ce,eyemulator", "data=python_stdlib",
                   "callbacks.generation.metrics=[rouge_l,codebleu]", f"hydra.sweep.dir={tmp_path}/sweep")
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
@@ -35,9 +28,8 @@ def test_a_sweep_with_bad_jobs_lists_every_problem_and_starts_nothing(tmp_path: 
     assert "Traceback" not in res.stderr and not (tmp_path / "sweep").exists()
 
 
-def test_dry_run_prints_the_jobs_and_the_slurm_submission_without_submitting(tmp_path: Path, monkeypatch,
-                                                                             capsys) -> None:
-    res = _gazelm(monkeypatch, capsys, "train", "-m", "launcher=submitit_slurm", "trainer=ddp", "trainer.devices=4",
+def test_dry_run_prints_the_jobs_and_the_slurm_submission_without_submitting(tmp_path: Path) -> None:
+    res = _gazelm("train", "-m", "launcher=submitit_slurm", "trainer=ddp", "trainer.devices=4",
                   "hydra.launcher.partition=gpu", "objective=ce,eyemulator", "gaze=eyemulator_priors",
                   "seed=42,12345", f"hydra.sweep.dir={tmp_path}/sweep", "--dry-run")
     assert res.returncode == 0, res.stderr

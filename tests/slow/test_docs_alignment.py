@@ -7,28 +7,22 @@ shell would), from that working directory.
 """
 from __future__ import annotations
 
-import os
-import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers.cli import gazelm_subprocess
+from tests.helpers.docs import command_lines, commands, page_files
+from tests.helpers.plugins import UserPackage, user_package
 
 pytestmark = pytest.mark.slow
-DOC = ROOT / "docs" / "alignment.md"
-
-
-def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), flags=re.S)
+DOC = Path(__file__).resolve().parents[2] / "docs" / "alignment.md"
 
 
 def _commands() -> list[list[str]]:
-    lines = [line for block in _blocks("bash") for line in block.splitlines()]
-    return [shlex.split(line, comments=True) for line in lines if line.startswith("gazelm ") and "# needs" not in line]
+    lines = zip(command_lines(DOC), commands(DOC))
+    return [words for line, words in lines if words[0] == "gazelm" and "# needs" not in line]
 
 
 def _cheap(argv: list[str], where: Path, shared_cache: Path) -> list[str]:
@@ -45,22 +39,16 @@ def _cheap(argv: list[str], where: Path, shared_cache: Path) -> list[str]:
 
 
 def _gazelm(args: list[str], workdir: Path) -> tuple[int, str, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(workdir), str(ROOT)]), "OMP_NUM_THREADS": "1",
-           "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "CI": "true"}
-    proc = subprocess.run([sys.executable, "-m", "gazelm.cli.main", *args], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=900)
+    env = UserPackage(workdir).env(OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", WANDB_MODE="disabled")
+    proc = gazelm_subprocess(*args, cwd=workdir, env=env, timeout=900)
     return proc.returncode, proc.stdout, proc.stderr
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("docs")
-    (module,) = [b for b in _blocks("python") if b.startswith('"""my_ops.py')]
-    (yaml,) = [b for b in _blocks("yaml") if "name: embedding_norm" in b]
-    (work / "my_ops.py").write_text(module)
-    (work / "my_conf" / "operator").mkdir(parents=True)
-    (work / "my_conf" / "operator" / "embedding_norm.yaml").write_text(yaml)
-    return work
+    files = page_files(DOC)
+    assert sorted(files) == ["my_conf/operator/embedding_norm.yaml", "my_ops.py"]  # "Adding an operator"
+    return user_package(tmp_path_factory.mktemp("docs"), files).root
 
 
 def test_the_page_shows_the_commands_it_documents():

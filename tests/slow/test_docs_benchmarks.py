@@ -5,8 +5,6 @@ the same arms and code on CPU with tiny sizes."""
 from __future__ import annotations
 
 import os
-import re
-import shlex
 import subprocess
 import sys
 
@@ -14,6 +12,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT
+from tests.helpers.docs import commands as page_commands
 
 DOC = ROOT / "docs" / "benchmarks.md"
 CHEAP = {
@@ -35,9 +34,7 @@ GPU_ONLY = {"fused_ce.py"}
 
 
 def commands() -> list[list[str]]:
-    blocks = re.findall(r"```bash\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
-    lines = [c.strip() for b in blocks for c in b.replace("\\\n", " ").split("\n") if c.strip()]
-    return [shlex.split(c, comments=True) for c in lines if c.startswith("python benchmarks/")]
+    return [c for c in page_commands(DOC) if c[0] == "python" and c[1].startswith("benchmarks/")]
 
 
 @pytest.mark.slow

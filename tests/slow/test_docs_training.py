@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers.docs import blocks, command_lines
 
 pytestmark = pytest.mark.slow
 DOC = ROOT / "docs" / "training.md"
@@ -33,14 +34,6 @@ COVERED = {"gazelm train trainer=ddp_sim", "gazelm train debug=fdr",
 CHEAP = ["model.tokenizer.vocab_size=600", "data.source.max_examples={train: 16, val: 4, test: 4}",
          "trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
          "trainer.max_epochs=1", "callbacks.generation.max_samples=2", "callbacks.generation.generation.max_new_tokens=4"]
-
-
-def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
-
-
-def _lines(block: str) -> list[str]:
-    return [line.strip() for line in block.replace("\\\n", " ").split("\n") if line.strip() and not line.startswith("#")]
 
 
 def _cheap(argv: list[str], work: Path, cache: Path) -> list[str]:
@@ -69,22 +62,21 @@ def test_every_command_on_the_training_page_runs(tmp_path: Path, shared_cache: P
     def run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, **kwargs)
 
-    for block in _blocks("bash"):
-        for line in _lines(block):
-            argv = shlex.split(line, comments=True)
-            if argv[0] == "make":
-                continue
-            if NEEDS_HARDWARE.search(line) or " ".join(argv) in COVERED:
-                _compose_only(argv, tmp_path)
-                continue
-            result = run(_cheap(argv, tmp_path, shared_cache))
-            assert result.returncode == 0, (line, result.stderr[-3000:])
+    for line in command_lines(DOC):
+        argv = shlex.split(line, comments=True)
+        if argv[0] == "make":
+            continue
+        if NEEDS_HARDWARE.search(line) or " ".join(argv) in COVERED:
+            _compose_only(argv, tmp_path)
+            continue
+        result = run(_cheap(argv, tmp_path, shared_cache))
+        assert result.returncode == 0, (line, result.stderr[-3000:])
     for transcript in re.findall(r"```\n(\$ .*?)```", DOC.read_text(encoding="utf-8"), flags=re.S):
         lines = transcript.strip().split("\n")
         for command, expected in zip(lines[::2], lines[1::2]):
             result = run(_cheap(shlex.split(command[2:]), tmp_path, shared_cache))
             assert result.returncode == 2 and expected in result.stderr, (command, result.stderr[-2000:])
-    for block in _blocks("python"):
+    for block in blocks(DOC, "python"):
         result = run([sys.executable, "-c", block])
         assert result.returncode == 0, (block, result.stderr[-3000:])
     assert (tmp_path / "exported" / "my-model" / "config.json").is_file()

@@ -6,10 +6,7 @@ A run folder is made the way ``gazelm train`` leaves one (``.hydra/config.yaml``
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import lightning as L
@@ -17,16 +14,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from tests.conftest import ROOT
+from tests.helpers.cli import checkout_env, gazelm_subprocess
 from tests.helpers.compose import train_config
 
 pytestmark = pytest.mark.slow
-
-
-def _gazelm(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CI": "true", "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "gazelm.cli.main", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+ENV = checkout_env(PYTHONHASHSEED="0")  # codebleu's data-flow match depends on it
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +48,15 @@ def test_checkpoint_with_training_overrides(form: str, run_folder: Path, tmp_pat
             f"hydra.run.dir={tmp_path}"]
     args += ["--", "data.source.max_examples.test=2"] if form == "after --" else \
         ['overrides=["data.source.max_examples.test=2"]']
-    res = _gazelm(*args)
+    res = gazelm_subprocess(*args, env=ENV)
     assert res.returncode == 0, res.stderr[-3000:]
     assert set(json.loads(res.stdout.strip().splitlines()[-1])) >= {"exact_match", "bleu_sacre"}
     assert len(_rows(tmp_path)) == 2  # the override applied (the run's config says 4)
 
 
 def test_checkpoint_override_that_does_not_apply_is_an_error(run_folder: Path, tmp_path: Path) -> None:
-    res = _gazelm("eval", f"checkpoint={run_folder / 'checkpoints' / 'last.ckpt'}", f"hydra.run.dir={tmp_path}",
-                  "--", "data.source.max_exampels.test=2")
+    res = gazelm_subprocess("eval", f"checkpoint={run_folder / 'checkpoints' / 'last.ckpt'}",
+                            f"hydra.run.dir={tmp_path}", "--", "data.source.max_exampels.test=2", env=ENV)
     assert res.returncode == 2 and "has no key 'data.source.max_exampels.test'" in res.stderr
     assert "Traceback" not in res.stderr
 
@@ -76,35 +68,31 @@ def test_hostile_run_folder_is_refused(run_folder: Path, tmp_path: Path) -> None
     cfg = OmegaConf.load(hostile / ".hydra" / "config.yaml")
     cfg.objective = {"_target_": "shutil.copyfile", "src": str(tmp_path / "secret"), "dst": str(tmp_path / "stolen")}
     OmegaConf.save(cfg, hostile / ".hydra" / "config.yaml")
-    res = _gazelm("eval", f"checkpoint={hostile / 'checkpoints' / 'last.ckpt'}", f"hydra.run.dir={tmp_path / 'e1'}")
+    res = gazelm_subprocess("eval", f"checkpoint={hostile / 'checkpoints' / 'last.ckpt'}",
+                            f"hydra.run.dir={tmp_path / 'e1'}", env=ENV)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "refusing to rebuild this run" in res.stderr and "objective._target_: shutil.copyfile" in res.stderr
     assert not (tmp_path / "stolen").exists()
     # the explicit trust flag is the only way through (and then the folder's code runs)
-    res = _gazelm("eval", f"checkpoint={hostile / 'checkpoints' / 'last.ckpt'}", "trust_run_config=true",
-                  f"hydra.run.dir={tmp_path / 'e2'}")
+    res = gazelm_subprocess("eval", f"checkpoint={hostile / 'checkpoints' / 'last.ckpt'}", "trust_run_config=true",
+                            f"hydra.run.dir={tmp_path / 'e2'}", env=ENV)
     assert (tmp_path / "stolen").read_text() == "s3cret" and res.returncode != 0
 
 
-def test_model_mode_pass_at_k_end_to_end(tmp_path: Path, shared_cache: Path) -> None:
+def test_model_mode_pass_at_k_end_to_end(tmp_path: Path, shared_cache: Path, sandbox) -> None:
     """A Hugging Face model folder → n samples per HumanEval problem → pass@k, from the command line."""
-    from gazelm.sandbox import Sandbox, SandboxUnavailableError
     from gazelm.training import build_components
-
-    try:
-        Sandbox().ready()
-    except SandboxUnavailableError as err:
-        pytest.skip(str(err))
     cfg = train_config(tmp_path / "build", shared_cache, "model=tiny_causal", "data=humaneval", "task=generation",
                        "train=false", "model.tokenizer.vocab_size=600")
     _, module = build_components(cfg)
     model_dir = tmp_path / "tiny-model"
     module.backbone.model.save_pretrained(model_dir)
     module.backbone.tokenizer.save_pretrained(model_dir)
-    res = _gazelm("eval", f"pretrained={model_dir}", "metrics=[pass_at_k]", "metric_options={k: [1, 2]}",
-                  "generation.num_return_sequences=2", "generation.do_sample=true", "generation.max_new_tokens=8",
-                  f"hydra.run.dir={tmp_path / 'eval'}", "--", "task=generation", "data=humaneval",
-                  "data.source.max_examples.test=3", f"paths.cache_dir={shared_cache}")
+    res = gazelm_subprocess("eval", f"pretrained={model_dir}", "metrics=[pass_at_k]", "metric_options={k: [1, 2]}",
+                            "generation.num_return_sequences=2", "generation.do_sample=true",
+                            "generation.max_new_tokens=8", f"hydra.run.dir={tmp_path / 'eval'}", "--",
+                            "task=generation", "data=humaneval", "data.source.max_examples.test=3",
+                            f"paths.cache_dir={shared_cache}", env=ENV)
     assert res.returncode == 0, res.stderr[-3000:]
     metrics = json.loads(res.stdout.strip().splitlines()[-1])
     assert set(metrics) == {"loss", "pass_at_k", "pass_at_k/pass@1", "pass_at_k/pass@2"}

@@ -16,11 +16,7 @@ from gazelm.sandbox import runner as sandbox_runner
 
 
 @pytest.fixture(scope="module")
-def execution() -> dict:
-    try:
-        Sandbox().ready()
-    except SandboxUnavailableError as err:
-        pytest.skip(f"bubblewrap cannot run here: {err}")
+def execution(sandbox) -> dict:
     return {"timeout": 10.0}
 
 

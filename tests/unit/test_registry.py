@@ -8,24 +8,23 @@ import pytest
 
 from gazelm.errors import GazelmInputError
 from gazelm.registry import Registry, UnknownNameError, import_plugins
+from tests.helpers.plugins import user_package
 
 
 @pytest.fixture
-def temp_package(tmp_path, monkeypatch):
+def temp_package(tmp_path):
     """A throw-away importable package ``gz_tmp_pkg`` with two members and one helper."""
-    pkg = tmp_path / "gz_tmp_pkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent("""
-        from gazelm.registry import Registry
-        THINGS = Registry("thing", package=__name__)
-    """))
-    (pkg / "alpha.py").write_text("from gz_tmp_pkg import THINGS\nTHINGS.register('alpha', size=1)(object())\n")
-    (pkg / "beta.py").write_text("from gz_tmp_pkg import THINGS\nTHINGS.register('beta', size=2)(object())\n")
-    (pkg / "_helper.py").write_text("raise RuntimeError('helpers are not imported by discovery')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield "gz_tmp_pkg"
-    for name in [m for m in sys.modules if m.startswith("gz_tmp_pkg")]:
-        del sys.modules[name]
+    package = user_package(tmp_path, {
+        "gz_tmp_pkg/__init__.py": """
+            from gazelm.registry import Registry
+            THINGS = Registry("thing", package=__name__)
+        """,
+        "gz_tmp_pkg/alpha.py": "from gz_tmp_pkg import THINGS\nTHINGS.register('alpha', size=1)(object())\n",
+        "gz_tmp_pkg/beta.py": "from gz_tmp_pkg import THINGS\nTHINGS.register('beta', size=2)(object())\n",
+        "gz_tmp_pkg/_helper.py": "raise RuntimeError('helpers are not imported by discovery')\n",
+    })
+    with package.imported():
+        yield "gz_tmp_pkg"
 
 
 def test_members_are_discovered_on_first_lookup(temp_package):
@@ -60,22 +59,6 @@ def test_builtin_registries_find_their_members():
     assert {"rollout", "saliency", "self_attention"} <= set(OPERATORS.names())
     assert {"python_stdlib", "codexglue_java_cs", "humaneval", "mbpp"} <= set(SOURCES.names())
     assert {"codebleu", "pass_at_k", "rouge_l"} <= set(METRICS.names())
-
-
-def test_plugin_module_registers_a_metric(tmp_path, monkeypatch):
-    (tmp_path / "gz_user_metrics.py").write_text(textwrap.dedent("""
-        from gazelm.metrics import MetricResult, register_metric
-
-        @register_metric("gz_test_length_ratio", higher_is_better=True)
-        def length_ratio(predictions, references):
-            per = [len(p) / max(len(r), 1) for p, r in zip(predictions, references)]
-            return MetricResult(sum(per) / len(per), per)
-    """))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    from gazelm.metrics import score
-
-    import_plugins(["gz_user_metrics"])
-    assert score(["gz_test_length_ratio"], ["ab", "abcd"], ["abcd", "abcd"]) == {"gz_test_length_ratio": 0.75}
 
 
 def test_plugin_that_cannot_be_imported_is_named():

@@ -72,6 +72,32 @@ def test_stdlib_completion_and_generation(tiny_stdlib: Path) -> None:
     assert gen.target == "    total = a + b\n    return total"
 
 
+@pytest.mark.parametrize("takes_cache", [True, False])
+def test_the_run_cache_goes_to_sources_that_take_one(takes_cache: bool, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from gazelm.data.datamodule import GazeDataModule
+    from gazelm.data.example import Example
+    from gazelm.data.sources import SOURCES
+
+    seen = []
+
+    def load(task, split, max_examples=None, **options):
+        seen.append(options)
+        return [Example(id="1", task=task, source="x = 1\n", target="y", source_language="python",
+                        target_language="text")]
+
+    def cached(task, split, max_examples=None, cache_dir=None):  # noqa: ARG001 - the parameter is the point
+        return load(task, split, cache_dir=cache_dir)
+
+    monkeypatch.setitem(SOURCES._items, "gz_test_source", cached if takes_cache else load)
+    monkeypatch.setitem(SOURCES._meta, "gz_test_source", {})
+    for options in ({}, {"cache_dir": str(tmp_path / "mine")}):
+        datamodule = GazeDataModule({"name": "gz_test_source", **options}, {"name": "summarization"},
+                                    cache_dir=str(tmp_path / "run"))
+        datamodule.split_examples("train")
+    assert seen == [{"cache_dir": str(tmp_path / "run")} if takes_cache else {}, {"cache_dir": str(tmp_path / "mine")}]
+
+
 def test_hash_split_is_stable_and_proportional() -> None:
     assert hash_split("json.decoder:py_scanstring") == hash_split("json.decoder:py_scanstring")
     counts = {s: 0 for s in ("train", "val", "test")}

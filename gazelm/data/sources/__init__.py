@@ -11,6 +11,7 @@ provides and the languages of their texts, ``text`` for natural language) and op
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 from gazelm.data.example import Example
@@ -33,5 +34,12 @@ def missing_source_files(name: str, task: str, **options: Any) -> list[str]:
 
 
 def load_examples(name: str, task: str, split: str, **options: Any) -> list[Example]:
-    """Examples of ``task`` in ``split`` ("train", "val", "test") from source ``name``."""
-    return SOURCES.get(name)(task=task, split=split, **options)
+    """Examples of ``task`` in ``split`` ("train", "val", "test") from source ``name``.
+
+    ``run_cache_dir``: the run's cache directory, given to a loader that has a ``cache_dir``
+    parameter (one that caches what it builds) unless ``options`` set ``cache_dir``."""
+    load = SOURCES.get(name)
+    run_cache_dir = options.pop("run_cache_dir", None)
+    if run_cache_dir and "cache_dir" not in options and "cache_dir" in inspect.signature(load).parameters:
+        options["cache_dir"] = run_cache_dir
+    return load(task=task, split=split, **options)

@@ -1,4 +1,4 @@
-"""EyeMulator release rows (``eyemulator/docs/data_schema.md``) as task examples.
+"""EyeMulator release rows (schema: ``$GAZELM_DATA_DIR/eyemulator/docs/data_schema.md``) as task examples.
 
 Each row has ``code`` (Java input) and ``content`` (C# for translation, a summary for
 summarization, the next span for completion) and ``flag`` (train/valid/test). Files:
