@@ -7,8 +7,11 @@ soft prompts (second order), per-group clipping and the AdamW step on ``B`` and 
 CE step: the same backbone fine-tuned (every parameter trains) with token CE on the same batch:
 forward, backward, AdamW. Same tiny Llama-style model (built from config, eager attention, as the
 operators need; ``ce_sdpa`` shows CE with sdpa attention), a synthetic batch shaped like the EyeLink
-comprehension data (4 trials × ~380 tokens, ~120 slots). Arms run round-robin in a fresh order
-each round, so machine load hits all alike; medians are reported.
+comprehension data (4 trials × ~380 tokens, ~120 slots). Each arm runs in its own process, and the
+arms are timed in rounds, in a fresh order each round (``interleave.py``), so machine load hits all
+alike; the table shows each arm's median step and the median of its per-round ratios to CE (wall
+clock; ``CPU ÷ ce``: the same on each process's CPU time). Every arm sets up its process as ``gazelm
+train`` does (``retain_freed_memory``; ``--system-malloc`` leaves malloc alone, for comparison).
 
 ``glimpse_k6_no_graph`` treats ``∂s/∂A`` as a constant (``objective.create_graph=false``): no second-order
 term, a cheaper approximation that is not FixATE's default.
@@ -16,34 +19,40 @@ term, a cheaper approximation that is not FixATE's default.
 Memory: on CUDA the peak allocated bytes of a step; on CPU the bytes of tensors saved for backward
 during the step (activation memory, including the graph kept by ``create_graph``).
 
-    python benchmarks/fixate_step.py                     # CPU defaults (the experiment's tiny backbone)
+    python benchmarks/fixate_step.py --threads 1         # CPU defaults (the experiment's tiny backbone)
     python benchmarks/fixate_step.py --device cuda --hidden 896 --layers 24 --heads 14 --seq 512
     python benchmarks/fixate_step.py --vlm tiny_vlm_qwen3    # the visual experiments' tiny Qwen3-VL
 
 ``--vlm``: the tiny vision-language backbone of ``conf/model/<name>.yaml`` on a batch of
 RecGaze-shaped pages (1100×600, resized by the processor, 15 slots, patch-to-slot pooling); CE
-fine-tunes the whole VLM (vision tower included) on the answer letter.
+fine-tunes the whole VLM (vision tower included) on the answer letter (no ``ce_sdpa`` arm).
 
 Last line: ``RATIO <FixATE step (glimpse_fixate, K = 6) ÷ CE step>``; target ≤ 3.
 """
 from __future__ import annotations
 
 import argparse
-import copy
-import random
+import os
 import statistics
-import time
+import sys
 from functools import partial
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
 
 import torch
 
-from gazelm.models.backbones import Backbone
-from gazelm.models.module import GazeLM
-from gazelm.models.optim import build_optimizer, clip_group_gradients, parameter_groups
-from gazelm.objectives.fixate import Fixate
-from gazelm.objectives.tokens import token_log_probs
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from interleave import Gate, quantiles, run_rounds, serve, worker_arm  # noqa: E402
+
+from gazelm.host_memory import retain_freed_memory  # noqa: E402
+from gazelm.models.backbones import Backbone  # noqa: E402
+from gazelm.models.module import GazeLM  # noqa: E402
+from gazelm.models.optim import build_optimizer, clip_group_gradients, parameter_groups  # noqa: E402
+from gazelm.objectives.fixate import Fixate  # noqa: E402
+from gazelm.objectives.tokens import token_log_probs  # noqa: E402
 
 
 def build_model(args: argparse.Namespace, attention: str = "eager") -> torch.nn.Module:
@@ -81,37 +90,6 @@ def synthetic_batch(args: argparse.Namespace) -> dict[str, torch.Tensor]:
              "option_ids": options, "choice_index": choice, "correct_index": torch.zeros(b, dtype=torch.long),
              "adapt_only": torch.zeros(b, dtype=torch.bool)}
     return {k: v.to(args.device) for k, v in batch.items()}
-
-
-class Arm:
-    def __init__(self, name: str, step: Callable[[], Any], device: str):
-        self.name, self._step, self.device = name, step, device
-        self.times: list[float] = []
-        self.memory = 0
-
-    def run(self, measure_memory: bool = False) -> None:
-        saved = [0]
-
-        def pack(t: torch.Tensor) -> torch.Tensor:
-            saved[0] += t.numel() * t.element_size()
-            return t
-
-        sync = torch.cuda.synchronize if self.device == "cuda" else (lambda: None)
-        if self.device == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        sync()
-        start = time.perf_counter()
-        if measure_memory and self.device != "cuda":
-            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-                self._step()
-        else:
-            self._step()
-        sync()
-        elapsed = time.perf_counter() - start
-        if measure_memory:
-            self.memory = torch.cuda.max_memory_allocated() if self.device == "cuda" else saved[0]
-        else:
-            self.times.append(elapsed)
 
 
 def ce_arm(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> Callable[[], None]:
@@ -195,6 +173,57 @@ def vlm_setup(args: argparse.Namespace) -> tuple[Backbone, dict[str, torch.Tenso
     return backbone.to(args.device), {k: v.to(args.device) for k, v in batch.items()}
 
 
+ARMS: dict[str, tuple[str, int, bool]] = {  # name → (operator or "ce"/"ce_sdpa", last K, create_graph)
+    "ce": ("ce", 0, False),
+    "ce_sdpa": ("ce_sdpa", 0, False),
+    "glimpse_fixate_k1": ("glimpse_fixate", 1, True),
+    "glimpse_fixate_k3": ("glimpse_fixate", 3, True),
+    "glimpse_fixate_k6": ("glimpse_fixate", 6, True),
+    "attnlrp_fixate_k6": ("attnlrp_fixate", 6, True),
+    "rollout_k6": ("rollout", 6, True),
+    # ∂s/∂A treated as a constant (objective.create_graph=false): first order only, not FixATE's default
+    "glimpse_k6_no_graph": ("glimpse_fixate", 6, False),
+}
+
+
+def step_memory(step: Callable[[], Any], device: str) -> int:
+    """Peak allocated bytes of one step on CUDA; on CPU the bytes of tensors saved for backward."""
+    saved = [0]
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved[0] += t.numel() * t.element_size()
+        return t
+
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step()
+    return saved[0]
+
+
+def run_arm(args: argparse.Namespace, name: str, gate: Gate) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not args.system_malloc:  # as `gazelm train` does (retain_freed_memory: true), in every arm
+        retain_freed_memory()
+    operator, last_k, create_graph = ARMS[name]
+    if args.vlm:
+        model, batch = vlm_setup(args)
+    else:
+        batch = synthetic_batch(args)
+        model = build_model(args, "sdpa" if operator == "ce_sdpa" else "eager")
+    step = (ce_arm(model, batch) if operator.startswith("ce")
+            else fixate_arm(model, batch, operator, last_k, create_graph))
+    gate.extra.update(memory=step_memory(step, args.device), seq=args.seq, slots=args.slots)
+    while True:
+        gate.step()
+        step()
+        gate.count(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -206,50 +235,40 @@ def main() -> None:
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--vocab", type=int, default=4096)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=1, help="steps per arm per round")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="leave the C library's malloc as it is (gazelm train sets retain_freed_memory)")
     parser.add_argument("--vlm", default=None, choices=["tiny_vlm_qwen3", "tiny_vlm_internvl"],
                         help="a tiny vision-language backbone on RecGaze-shaped pages instead of the text model")
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.vlm:
-        eager, batch = vlm_setup(args)
-        arms = [Arm("ce", ce_arm(copy.deepcopy(eager), batch), args.device)]
-    else:
-        batch = synthetic_batch(args)
-        eager = build_model(args)
-        arms = [Arm("ce", ce_arm(copy.deepcopy(eager), batch), args.device),
-                Arm("ce_sdpa", ce_arm(build_model(args, "sdpa"), batch), args.device)]
-    for k in (1, 3, 6):
-        arms.append(Arm(f"glimpse_fixate_k{k}", fixate_arm(copy.deepcopy(eager), batch, "glimpse_fixate", k),
-                        args.device))
-    for name in ("attnlrp_fixate", "rollout"):
-        arms.append(Arm(f"{name}_k6", fixate_arm(copy.deepcopy(eager), batch, name, 6), args.device))
-    # ∂s/∂A treated as a constant (objective.create_graph=false): first order only, not FixATE's default
-    arms.append(Arm("glimpse_k6_no_graph", fixate_arm(copy.deepcopy(eager), batch, "glimpse_fixate", 6, False),
-                    args.device))
-    for arm in arms:
-        arm.run(measure_memory=True)
-        for _ in range(args.warmup):
-            arm.run()
-        arm.times.clear()
-    order = random.Random(0)
-    for _ in range(args.rounds):  # interleaved: every arm once per round, in a fresh order
-        for arm in order.sample(arms, len(arms)):
-            arm.run()
-    median = {a.name: statistics.median(a.times) for a in arms}
-    memory = {a.name: a.memory for a in arms}
+    arm = worker_arm()
+    if arm:
+        serve(lambda gate: run_arm(args, arm, gate), sync=torch.cuda.synchronize if args.device == "cuda" else None)
+        return
+    names = [a for a in ARMS if a in {"ce", "glimpse_fixate_k6", *args.arms} and not (args.vlm and a == "ce_sdpa")]
+    result = run_rounds(names, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
+    memory = {name: result.extra[name].get("memory", 0) for name in names}
     what = "peak CUDA MiB" if args.device == "cuda" else "saved-for-backward MiB"
-    shape = (f"vlm={args.vlm}" if args.vlm else
-             f"hidden={args.hidden} layers={args.layers} heads={args.heads}")
-    print(f"device={args.device} threads={torch.get_num_threads()} batch={args.batch} seq={args.seq} "
-          f"slots={args.slots} {shape} rounds={args.rounds}")
-    print(f"{'arm':22s} {'step ms':>9s} {'÷ ce':>7s} {what:>24s} {'÷ ce':>7s}")
-    for name, t in median.items():
-        print(f"{name:22s} {1000 * t:9.1f} {t / median['ce']:7.2f} {memory[name] / 2 ** 20:24.1f} "
-              f"{memory[name] / max(memory['ce'], 1):7.2f}")
-    print(f"RATIO {median['glimpse_fixate_k6'] / median['ce']:.3f}")
+    seq, slots = (result.extra["ce"].get(k, getattr(args, k)) for k in ("seq", "slots"))
+    shape = f"vlm={args.vlm}" if args.vlm else f"hidden={args.hidden} layers={args.layers} heads={args.heads}"
+    print(f"device={args.device} threads={args.threads or torch.get_num_threads()} batch={args.batch} seq={seq} "
+          f"slots={slots} {shape} rounds={args.rounds} "
+          f"malloc={'system' if args.system_malloc else 'retain_freed_memory'}; load average "
+          f"{result.load[0]:.1f} → {result.load[1]:.1f} on {os.cpu_count()} cores")
+    print(f"{'arm':22s} {'step ms':>9s} {'÷ ce':>7s} {'IQR':>13s} {'CPU ÷ ce':>9s} {what:>24s} {'÷ ce':>7s}")
+    for name in names:
+        wall = result.ratios("ce", name)            # per round: CE steps/s ÷ this arm's = its step ÷ CE's
+        q1, q2, q3 = quantiles(wall) if name != "ce" else (1.0, 1.0, 1.0)
+        cpu = statistics.median(result.ratios("ce", name, cpu=True)) if name != "ce" else 1.0
+        print(f"{name:22s} {1000 / result.median_rate(name):9.1f} {q2:7.2f} {f'{q1:.2f}–{q3:.2f}':>13s} {cpu:9.2f} "
+              f"{memory[name] / 2 ** 20:24.1f} {memory[name] / max(memory['ce'], 1):7.2f}")
+    ratios = result.ratios("ce", "glimpse_fixate_k6")
+    print(f"per-round ratio glimpse_fixate_k6 ÷ ce: min–max {min(ratios):.3f}–{max(ratios):.3f}, {len(ratios)} rounds")
+    print(f"RATIO {statistics.median(ratios):.3f}")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,10 @@ A benchmark script uses it in two places:
 
 Protocol (worker stdout is reserved for it; anything else a library prints goes to stderr):
 the coordinator writes ``{"steps": k}`` or ``{"stop": true}``; the worker answers
-``{"units": u, "seconds": s, "peak_mb": m}`` (plus ``"gpu_peak_mb"`` on CUDA) once the k steps
-are done.
+``{"units": u, "seconds": s, "cpu_seconds": c, "peak_mb": m}`` (plus ``"gpu_peak_mb"`` on CUDA)
+once the k steps are done (``c``: the process's CPU time over the chunk, which another job on the
+machine barely changes when the arm runs one thread: the report prints the ratio on it next to the
+wall-clock one).
 
 ``run_rounds(..., keep_going=True)`` leaves out an arm whose worker dies (at start-up or in a
 round) instead of stopping the benchmark; the report names it and why.
@@ -53,6 +55,7 @@ class Gate:
         self._remaining = 0
         self._units = 0.0
         self._start = 0.0
+        self._cpu_start = 0.0
         self.extra: dict = {}
 
     def count(self, units) -> None:
@@ -62,19 +65,20 @@ class Gate:
 
     def step(self) -> None:
         """Call at the start of every step (before the step's own work)."""
-        if self._remaining == 0:
+        while self._remaining == 0:  # a chunk of 0 steps (e.g. --warmup 0) is answered at once
             self._sync()
             if self._start:
                 memory = {"gpu_peak_mb": self._gpu_peak_mb()} if self._gpu_peak_mb else {}
                 self._reply({"units": float(self._units), "seconds": time.perf_counter() - self._start,
-                             "peak_mb": peak_rss_mb(), **memory, **self.extra})
+                             "cpu_seconds": time.process_time() - self._cpu_start, "peak_mb": peak_rss_mb(),
+                             **memory, **self.extra})
             command = json.loads(self._in.readline() or '{"stop": true}')
             if command.get("stop"):
                 self._out.flush()
                 os._exit(0)  # the arm's library loop has nothing left to do; skip its teardown
             self._remaining, self._units = int(command["steps"]), 0.0
             self._sync()
-            self._start = time.perf_counter()
+            self._start, self._cpu_start = time.perf_counter(), time.process_time()
         self._remaining -= 1
 
     def _reply(self, message: dict) -> None:
@@ -122,8 +126,10 @@ def worker_arm(argv: Sequence[str] | None = None) -> str | None:
 class Rounds:
     arms: list[str]
     rates: dict[str, list[float]] = field(default_factory=dict)      # units/s per round
+    cpu_rates: dict[str, list[float]] = field(default_factory=dict)  # units per CPU-second per round
     units: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     peak_mb: dict[str, float] = field(default_factory=dict)
     gpu_peak_mb: dict[str, float] = field(default_factory=dict)
     extra: dict[str, dict] = field(default_factory=dict)
@@ -133,9 +139,11 @@ class Rounds:
     def median_rate(self, arm: str) -> float:
         return statistics.median(self.rates[arm])
 
-    def ratios(self, arm: str, other: str) -> list[float]:
-        """Per-round ``rate(arm) ÷ rate(other)``: both measured within the same round."""
-        return [a / b for a, b in zip(self.rates[arm], self.rates[other]) if b > 0]
+    def ratios(self, arm: str, other: str, cpu: bool = False) -> list[float]:
+        """Per-round ``rate(arm) ÷ rate(other)``: both measured within the same round (``cpu``: per
+        CPU-second of each arm's process instead of per wall-clock second)."""
+        rates = self.cpu_rates if cpu else self.rates
+        return [a / b for a, b in zip(rates[arm], rates[other]) if b > 0]
 
 
 class ArmFailed(SystemExit):
@@ -186,8 +194,9 @@ def run_rounds(arms: Sequence[str], *, rounds: int, steps: int, warmup: int, see
     ``keep_going``: an arm whose worker dies is left out (``Rounds.failed`` says why, its log's
     tail goes to stderr) and the others go on; the ``required`` arms still stop the benchmark."""
     argv = list(sys.argv if argv is None else argv)
-    result = Rounds(arms=list(arms), rates={a: [] for a in arms}, units={a: 0.0 for a in arms},
-                    seconds={a: 0.0 for a in arms})
+    result = Rounds(arms=list(arms), rates={a: [] for a in arms}, cpu_rates={a: [] for a in arms},
+                    units={a: 0.0 for a in arms}, seconds={a: 0.0 for a in arms},
+                    cpu_seconds={a: 0.0 for a in arms})
     rng = random.Random(seed)
 
     def attempt(name: str, steps: int, stage: str) -> dict | None:
@@ -199,7 +208,8 @@ def run_rounds(arms: Sequence[str], *, rounds: int, steps: int, warmup: int, see
             print(f"LEFT OUT {name} (failed {stage}): {err}", file=sys.stderr, flush=True)
             result.failed[name] = f"failed {stage}"
             result.arms.remove(name)
-            for table in (result.rates, result.units, result.seconds, result.peak_mb, result.gpu_peak_mb):
+            for table in (result.rates, result.cpu_rates, result.units, result.seconds, result.cpu_seconds,
+                          result.peak_mb, result.gpu_peak_mb):
                 table.pop(name, None)
             return None
 
@@ -218,13 +228,16 @@ def run_rounds(arms: Sequence[str], *, rounds: int, steps: int, warmup: int, see
                     if reply is None:
                         continue
                     result.rates[name].append(reply["units"] / reply["seconds"] if reply["seconds"] > 0 else 0.0)
+                    cpu = reply.get("cpu_seconds", 0.0)
+                    result.cpu_rates[name].append(reply["units"] / cpu if cpu > 0 else 0.0)
+                    result.cpu_seconds[name] += cpu
                     result.units[name] += reply["units"]
                     result.seconds[name] += reply["seconds"]
                     result.peak_mb[name] = reply.get("peak_mb", 0.0)
                     if "gpu_peak_mb" in reply:
                         result.gpu_peak_mb[name] = reply["gpu_peak_mb"]
                     result.extra[name] = {k: v for k, v in reply.items()
-                                          if k not in ("units", "seconds", "peak_mb", "gpu_peak_mb")}
+                                          if k not in ("units", "seconds", "cpu_seconds", "peak_mb", "gpu_peak_mb")}
                 if verbose:
                     print(f"round {r + 1}/{rounds}: " + ", ".join(f"{a} {result.rates[a][-1]:.1f}/s"
                                                                   for a in order if a in result.rates),
@@ -234,6 +247,13 @@ def run_rounds(arms: Sequence[str], *, rounds: int, steps: int, warmup: int, see
             for worker in workers.values():
                 worker.stop()
     return result
+
+
+def save_rounds(result: Rounds, path: str) -> None:
+    """Every arm's per-round rates and totals as JSON (for ratios the report does not print)."""
+    with open(path, "w") as fh:
+        json.dump({"arms": result.arms, "rates": result.rates, "cpu_rates": result.cpu_rates, "units": result.units,
+                   "seconds": result.seconds, "cpu_seconds": result.cpu_seconds, "load": result.load}, fh, indent=1)
 
 
 def quantiles(values: Sequence[float]) -> tuple[float, float, float]:
@@ -278,5 +298,12 @@ def report(result: Rounds, primary: str, peers: Sequence[str], unit: str, refere
           f"load average {result.load[0]:.1f} → {result.load[1]:.1f} on {os.cpu_count()} cores")
     whole = (result.units[primary] / result.seconds[primary]) / (result.units[best] / result.seconds[best])
     print(f"whole-run ratio (all {unit} ÷ all seconds of each arm): {whole:.3f}")
+    cpu = result.ratios(primary, best, cpu=True)
+    if cpu and result.cpu_seconds[primary] > 0 and result.units[best] > 0:
+        c1, c2, c3 = quantiles(cpu)
+        whole_cpu = (result.units[primary] / result.cpu_seconds[primary]) / (result.units[best] / result.cpu_seconds[best])
+        print(f"on CPU time ({unit} per CPU-second of each arm's process; steady under load with 1 thread an arm): "
+              f"per-round median {c2:.3f}, IQR {c1:.3f}–{c3:.3f}, min–max {min(cpu):.3f}–{max(cpu):.3f}; "
+              f"whole-run {whole_cpu:.3f}")
     print(f"RATIO{' ' + label if label else ''} {q2:.2f}{left_out}")
     return q2

@@ -8,7 +8,8 @@ forward + objective + backward + AdamW step, in plain torch with a stand-in modu
 name their scored tokens get the label-only LM head, as in training). Each objective runs in
 its own process and they are timed in rounds, in a shuffled order each round
 (``interleave.py``), so that machine noise hits all of them alike; the table shows the median
-step time and the median of per-round ratios to the baseline.
+step time and the median of per-round ratios to the baseline. Every arm sets up its process as
+``gazelm train`` does (``retain_freed_memory``; ``--system-malloc`` leaves malloc alone).
 
 Memory: on CUDA the peak allocated bytes of a step; on CPU the bytes of tensors saved
 for backward during the step (activation memory, the part objectives change) plus the
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from interleave import Gate, run_rounds, serve, worker_arm  # noqa: E402
 
+from gazelm.host_memory import retain_freed_memory  # noqa: E402
 from gazelm.models.backbones import Backbone  # noqa: E402
 from gazelm.objectives.ce import CrossEntropy  # noqa: E402
 from gazelm.objectives.eyemulator import EyeMulator  # noqa: E402
@@ -148,6 +150,8 @@ def objectives(args: argparse.Namespace) -> dict[str, tuple[Callable[[], Any], s
 def run_arm(args: argparse.Namespace, name: str, gate: Gate) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not args.system_malloc:  # as `gazelm train` does (retain_freed_memory: true), in every arm
+        retain_freed_memory()
     factory, kind = objectives(args)[name]
     batch = synthetic_batch(args)
     model = build_model(args, lora=kind == "lora", attention="sdpa" if kind == "sdpa" else "eager")
@@ -175,6 +179,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1, help="steps per objective per round")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="leave the C library's malloc as it is (gazelm train sets retain_freed_memory)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     arm = worker_arm()
@@ -188,7 +194,8 @@ def main() -> None:
     memory = {name: result.extra[name].get("memory", 0) for name in names}
     what = "peak CUDA MiB" if args.device == "cuda" else "saved-for-backward + extra params MiB"
     print(f"device={args.device} threads={args.threads or torch.get_num_threads()} batch={args.batch} seq={args.seq} "
-          f"hidden={args.hidden} layers={args.layers} vocab={args.vocab} rounds={args.rounds}; load average "
+          f"hidden={args.hidden} layers={args.layers} vocab={args.vocab} rounds={args.rounds} "
+          f"malloc={'system' if args.system_malloc else 'retain_freed_memory'}; load average "
           f"{result.load[0]:.1f} → {result.load[1]:.1f}")
     print(f"{'objective':24s} {'step ms':>9s} {'÷ baseline':>10s} {what:>40s} {'÷ baseline':>10s}")
     for name in names:

@@ -42,6 +42,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     bench_args = tt.parse(["--kind", args.kind, "--gazelm-overrides", *args.overrides])
     cfg, datamodule, module = tt._components(bench_args, gazelm=True)
+    if cfg.get("retain_freed_memory", True):  # as `gazelm train` does
+        tt.retain_freed_memory()
     state = {"prof": None, "start": None, "elapsed": None, "ctx": None}
 
     class Window(L.Callback):

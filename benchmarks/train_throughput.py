@@ -10,13 +10,19 @@ the causal model), batch size, learning rate, schedule and gradient clipping:
 * ``trl_packed``      — TRL ``SFTTrainer``, ``packing=True`` (BFD, padding-free; causal only);
 * ``trl_grouped``     — TRL ``SFTTrainer`` with ``group_by_length`` (causal only);
 * ``trl_padding_free``— TRL ``SFTTrainer``, ``padding_free=True`` without packing (causal only);
-* ``hf``              — HF ``Trainer`` with its defaults (random batches): reference row only.
+* ``hf``              — HF ``Trainer`` with its defaults (random batches): reference row only;
+* ``hf_grouped_retain``— ``hf_grouped`` with gazelm's host-memory setting (``gazelm.host_memory``),
+                        reference row (``--arms``): what the allocator setting alone is worth to HF.
+
+The gazelm arm(s) set up the process as ``gazelm train`` does (``retain_freed_memory: true`` unless
+overridden, e.g. ``--variants retain_freed_memory=false``); the HF and TRL arms run as their users
+would run them.
 
 Tokens/s counts the non-pad tokens of the examples (encoder input + labels for T5; the
 sequence for causal models), whatever the batch layout. ``RATIO`` = gazelm ÷ the best peer
 (the peer with the highest median tokens/s), the median of per-round ratios.
 
-    python benchmarks/train_throughput.py [--kind seq2seq|causal] [--rounds 12] [--steps 10] [--threads 2]
+    python benchmarks/train_throughput.py [--kind seq2seq|causal] [--rounds 25] [--steps 5] [--threads 2]
     python benchmarks/train_throughput.py --gpu   # ~341M-parameter causal LM, bf16: tokens/s, MFU, GPU memory
     python benchmarks/train_throughput.py --gpu --dry-run   # the same arms on CPU, tiny model: checks a --gpu command
 
@@ -33,13 +39,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from interleave import Gate, report, run_rounds, serve, worker_arm  # noqa: E402
+from interleave import Gate, report, run_rounds, save_rounds, serve, worker_arm  # noqa: E402
+
+from gazelm.host_memory import retain_freed_memory  # noqa: E402
 
 GPU_MODEL = {"model_type": "llama", "hidden_size": 1024, "intermediate_size": 2816, "num_hidden_layers": 24,
              "num_attention_heads": 16, "num_key_value_heads": 16, "max_position_embeddings": 2048,
              "tie_word_embeddings": True}
 PEERS = {"seq2seq": ["hf_grouped"], "causal": ["hf_grouped", "trl_packed", "trl_grouped", "trl_padding_free"]}
 REFERENCES = ["hf"]
+OPTIONAL_REFERENCES = ["hf_grouped_retain"]  # only with --arms
 
 
 def _overrides(args, gazelm: bool, variant: str = "") -> list[str]:
@@ -92,6 +101,8 @@ def run_gazelm(args, gate: Gate, variant: str = "") -> None:
     import lightning as L
 
     cfg, datamodule, module = _components(args, gazelm=True, variant=variant)
+    if cfg.get("retain_freed_memory", True):  # as `gazelm train` does (gazelm.training.train)
+        retain_freed_memory()
     causal = module.backbone.is_causal
 
     class Meter(L.Callback):
@@ -191,6 +202,7 @@ ARMS = {
     "gazelm": run_gazelm,
     "hf": lambda args, gate: run_hf(args, gate, group_by_length=False),
     "hf_grouped": lambda args, gate: run_hf(args, gate, group_by_length=True),
+    "hf_grouped_retain": lambda args, gate: (retain_freed_memory(), run_hf(args, gate, group_by_length=True)),
     "trl_packed": lambda args, gate: run_trl(args, gate, "packed"),
     "trl_grouped": lambda args, gate: run_trl(args, gate, "grouped"),
     "trl_padding_free": lambda args, gate: run_trl(args, gate, "padding_free"),
@@ -200,10 +212,12 @@ ARMS = {
 def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--kind", choices=["seq2seq", "causal"], default="seq2seq")
-    # defaults: 5 + 12 × 10 = 125 steps = one epoch of 2,000 examples at batch 16, so every arm
-    # trains on all its batches (HF's sampler visits each mega-batch longest batch first)
-    p.add_argument("--rounds", type=int, default=12, help="interleaved rounds")
-    p.add_argument("--steps", type=int, default=10, help="training steps per arm per round")
+    # defaults: 5 warm-up steps, then 25 × 5 = 125 timed steps = one epoch of 2,000 examples at batch
+    # 16, so each arm's timed steps hold as many batches as an epoch: HF's sampler puts each epoch's
+    # longest batches first; the warm-up skips them in epoch 1 and the timed steps meet epoch 2's
+    # (a window that stopped at the end of epoch 1 would leave HF's most expensive batches untimed)
+    p.add_argument("--rounds", type=int, default=25, help="interleaved rounds")
+    p.add_argument("--steps", type=int, default=5, help="training steps per arm per round")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps per arm before the rounds")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--examples", type=int, default=2000)
@@ -222,6 +236,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--keep-going", action="store_true",
                    help="an arm that fails (e.g. a peer library missing) is left out and named in the report "
                         "instead of stopping the benchmark; gazelm's own arm still stops it")
+    p.add_argument("--save-rounds", default=None, metavar="JSON", help="write every arm's per-round rates here")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.gpu:
@@ -272,10 +287,13 @@ def main() -> None:
         print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     result = run_rounds(arms, rounds=args.rounds, steps=args.steps, warmup=args.warmup, keep_going=args.keep_going,
                         required=["gazelm"])
+    if args.save_rounds:
+        save_rounds(result, args.save_rounds)
     if args.gpu:
         gpu_report(result, args)
     peers = [a for a in arms if a in peers]
-    report(result, "gazelm", peers, "tokens", references=[a for a in arms if a in REFERENCES or a in variants])
+    report(result, "gazelm", peers, "tokens",
+           references=[a for a in arms if a in REFERENCES or a in OPTIONAL_REFERENCES or a in variants])
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from gazelm.config_types import check_config_types
 from gazelm.data.datamodule import GazeDataModule
 from gazelm.distributed import teardown_job
 from gazelm.errors import GazelmInputError
+from gazelm.host_memory import retain_freed_memory
 from gazelm.models.backbones import Backbone
 from gazelm.models.module import GazeLM
 from gazelm.preflight import check_config, check_gaze_signal
@@ -125,6 +126,8 @@ def train(cfg: DictConfig) -> float | None:
         check_config(cfg)
         cfg.seed = _seed(cfg)
         check_config_types(cfg)
+        if cfg.get("retain_freed_memory", True):
+            retain_freed_memory()
         datamodule, module = build_components(cfg)
         check_gaze_signal(cfg, datamodule, module.objective)
         callbacks = [*_named_components(cfg.get("callbacks")), RunConfigInCheckpoint(cfg)]
