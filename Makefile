@@ -7,6 +7,8 @@ TORCH_VERSION ?= 2.13.0
 # CPU-only machines elsewhere: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 PYTEST_ARGS ?=
+# two pytest workers (pytest-xdist); tests sharing the docs runner's sweeps stay on one worker (xdist_group)
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
 STAMP := $(VENV)/.gazelm-installed
 # codebleu's data-flow match depends on Python's hash seed: fix it for reproducible scores
 export PYTHONHASHSEED ?= 0
@@ -32,10 +34,10 @@ train: install ## train the embedded default (stdlib summarization, tiny T5, CE,
 	$(BIN)/gazelm train $(ARGS)
 
 test: install ## the whole test suite, slow tests included (what CI runs)
-	NLTK_DATA=$(CURDIR)/$(VENV)/nltk_data $(BIN)/python -m pytest $(PYTEST_ARGS)
+	NLTK_DATA=$(CURDIR)/$(VENV)/nltk_data $(BIN)/python -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-fast: install ## unit and integration tests, without the slow marker
-	NLTK_DATA=$(CURDIR)/$(VENV)/nltk_data $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	NLTK_DATA=$(CURDIR)/$(VENV)/nltk_data $(BIN)/python -m pytest $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 sweep: install ## a small gaze ablation offline: {ce, eyemulator} x 2 seeds, stdlib completion, then its report
 	$(BIN)/gazelm train -m objective=ce,eyemulator gaze=eyelink_python task=completion seed=0,1 trainer.max_epochs=2 \
