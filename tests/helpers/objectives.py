@@ -96,3 +96,17 @@ def step_gradients(objective: Objective, model: torch.nn.Module, micro_batches: 
         loss, _ = objective.loss(batch, outputs, module)
         (loss / accumulate).backward()
     return torch.cat([p.grad.flatten() for p in params if p.grad is not None])
+
+
+def loss_and_gradients(backbone, objective, batch: dict, device: torch.device, precision: str,
+                       parameters) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One training forward + backward of ``objective`` through ``backbone`` on ``batch`` (bf16
+    autocast when ``precision == "bf16-mixed"``): the loss and the gradients of ``parameters``, in fp32."""
+    module = fake_module(objective)
+    module.backbone, module.device = backbone, device
+    backbone.zero_grad()
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16-mixed"):
+        outputs = backbone(batch, labels=objective.scored_labels(batch))
+        loss = objective.loss(batch, outputs, module)[0]
+    loss.backward()
+    return loss.detach().float(), [p.grad.float().clone() for p in parameters]

@@ -16,7 +16,7 @@ from gazelm.models import fused_ce
 from gazelm.models.backbones import Backbone
 from gazelm.objectives.ce import CrossEntropy
 from gazelm.objectives.eyemulator import EyeMulator
-from tests.helpers.objectives import fake_module
+from tests.helpers.objectives import fake_module, loss_and_gradients
 from tests.unit.test_packing import _random_features, _tiny_llama
 
 LIGER = "liger_kernel.transformers.functional"
@@ -97,17 +97,8 @@ def test_liger_kernel_gives_the_plain_loss_and_gradients_on_gpu(objective, preci
     plain = _tiny_llama("sdpa").to(device)
     fused = Backbone(plain.model, None, "causal", "tiny", fused_ce=True)
     batch = {k: v.to(device) for k, v in pad_batch(_random_features(5, 64), 0).items()}
-    module = fake_module(objective)
-    module.device = device
-    results = []
-    for backbone in (plain, fused):
-        module.backbone = backbone
-        backbone.zero_grad()
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16-mixed"):
-            outputs = backbone(batch, labels=objective.scored_labels(batch))
-            loss = objective.loss(batch, outputs, module)[0]
-        loss.backward()
-        results.append((loss.detach().float(), [p.grad.float().clone() for p in plain.parameters()]))
+    results = [loss_and_gradients(backbone, objective, batch, device, precision, list(plain.parameters()))
+               for backbone in (plain, fused)]
     (loss_plain, grads_plain), (loss_fused, grads_fused) = results
     if precision == "fp32":
         torch.testing.assert_close(loss_fused, loss_plain, rtol=1e-5, atol=1e-5)

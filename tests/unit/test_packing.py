@@ -11,7 +11,7 @@ from gazelm.models.backbones import Backbone
 from gazelm.objectives.ce import CrossEntropy
 from gazelm.objectives.base import example_count
 from gazelm.objectives.eyemulator import COUNTS, EyeMulator
-from tests.helpers.objectives import fake_module
+from tests.helpers.objectives import fake_module, loss_and_gradients
 
 
 def test_first_fit_decreasing_by_hand() -> None:
@@ -187,14 +187,7 @@ def test_packed_batch_gives_unpacked_loss_and_gradients_on_gpu(name: str, precis
     results = []
     for batch in (pad_batch(feats, 0), pack_batch(feats, 0, capacity=30)):
         batch = {k: v.to(device) for k, v in batch.items()}
-        module = fake_module(objective)
-        module.backbone, module.device = backbone, device
-        backbone.zero_grad()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16-mixed"):
-            outputs = backbone(batch, labels=objective.scored_labels(batch))
-            loss, _ = objective.loss(batch, outputs, module)
-        loss.backward()
-        results.append((loss.detach(), [p.grad.clone() for p in backbone.parameters()]))
+        results.append(loss_and_gradients(backbone, objective, batch, device, precision, list(backbone.parameters())))
     (loss_u, grads_u), (loss_p, grads_p) = results
     if precision == "fp32":
         torch.testing.assert_close(loss_p, loss_u, rtol=1e-5, atol=1e-6)
