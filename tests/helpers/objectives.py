@@ -110,3 +110,19 @@ def loss_and_gradients(backbone, objective, batch: dict, device: torch.device, p
         loss = objective.loss(batch, outputs, module)[0]
     loss.backward()
     return loss.detach().float(), [p.grad.float().clone() for p in parameters]
+
+
+def assert_same_step(got: tuple, want: tuple, precision: str, fp32: tuple[float, float, float, float],
+                     bf16: tuple[float, float, float]) -> None:
+    """``(loss, gradients)`` of two ways of computing one step agree: in fp32 loss and every gradient
+    to ``fp32 = (loss rtol, loss atol, grad rtol, grad atol)``; under bf16 autocast the loss to
+    ``bf16[:2]`` and the gradients as a whole to a relative error below ``bf16[2]``."""
+    (loss_g, grads_g), (loss_w, grads_w) = got, want
+    if precision == "fp32":
+        torch.testing.assert_close(loss_g, loss_w, rtol=fp32[0], atol=fp32[1])
+        for g, w in zip(grads_g, grads_w, strict=True):
+            torch.testing.assert_close(g, w, rtol=fp32[2], atol=fp32[3])
+        return
+    torch.testing.assert_close(loss_g, loss_w, rtol=bf16[0], atol=bf16[1])
+    flat_g, flat_w = (torch.cat([t.float().flatten() for t in ts]) for ts in (grads_g, grads_w))
+    assert float((flat_g - flat_w).norm() / flat_w.norm()) < bf16[2]
