@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 import lightning as L
 import torch
 
+from gazelm.callbacks.schedule import evaluates_this_epoch
 from gazelm.attention.heatmap import text_from_pieces, write_heatmap
 from gazelm.attention.probe import OperatorSpec, probe_texts
 from gazelm.metrics.alignment import ALIGNMENT_METRICS, covered, score_prompts
@@ -97,10 +98,7 @@ class AttentionAlignmentEvaluator(L.Callback):
         return [e["prompt"] for e in chosen], [[tuple(s) for s in e["spans"]] for e in chosen]
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        last_epoch = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
-        if (trainer.current_epoch + 1) % self.every_n_epochs and not last_epoch:
+        if not evaluates_this_epoch(trainer, self.every_n_epochs):
             return
         scores = self.evaluate(trainer, pl_module)
         for key, value in scores.items():

@@ -28,6 +28,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from gazelm.callbacks.schedule import evaluates_this_epoch
 from gazelm.metrics.fixate import ClassMeanBaseline, answer_metrics, attention_metrics, baseline_predictions
 from gazelm.objectives.fixate import option_logits
 
@@ -57,12 +58,8 @@ class FixateEvaluator(L.Callback):
 
     # -- hooks ------------------------------------------------------------------------
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or "val" not in self.splits:
-            return
-        last_epoch = trainer.max_epochs is not None and trainer.current_epoch + 1 >= trainer.max_epochs
-        if (trainer.current_epoch + 1) % self.every_n_epochs and not last_epoch:
-            return
-        self.evaluate(trainer, pl_module, "val")
+        if "val" in self.splits and evaluates_this_epoch(trainer, self.every_n_epochs):
+            self.evaluate(trainer, pl_module, "val")
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if "test" in self.splits:
